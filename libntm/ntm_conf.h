@@ -1,0 +1,68 @@
+/*
+ * INI configuration files (read with inih), driven by a table of options:
+ * each option has a section, a name, a type, bounds and a default. Errors
+ * name file:line, the option and how to fix it.
+ */
+#ifndef NTM_CONF_H
+#define NTM_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ntm_addr.h"
+
+#define NTM_CONF_ERR_MAX 512
+
+enum ntm_conf_type {
+	NTM_CONF_STRING,    /* char *, strdup'ed; free with ntm_conf_free */
+	NTM_CONF_UINT,      /* uint64_t, within [min, max] */
+	NTM_CONF_BOOL,      /* bool: yes/no, true/false, on/off, 1/0 */
+	NTM_CONF_ENDPOINT,  /* struct ntm_endpoint; min is the default port */
+	NTM_CONF_PREFIX,    /* struct ntm_prefix */
+	NTM_CONF_LOG_LEVEL, /* enum ntm_log_level: error, warning, info, debug */
+};
+
+struct ntm_conf_option {
+	const char *section;
+	const char *name;
+	enum ntm_conf_type type;
+	size_t offset;              /* of the field inside the daemon's config struct */
+	uint64_t min, max;          /* bounds for NTM_CONF_UINT */
+	const char *default_value;  /* text as in the file; NULL makes the option required */
+	const char *help;           /* one line: what it sets and its unit */
+};
+
+/*
+ * Handles sections the table does not list, such as repeated "[peer NAME]"
+ * sections: called for every key of a section whose name starts with
+ * prefix. Returns 0, or -1 after writing why (without file:line) into err.
+ */
+typedef int (*ntm_conf_section_cb)(void *cfg, const char *section, const char *name,
+				   const char *value, char *err, size_t err_size);
+
+struct ntm_conf_schema {
+	const struct ntm_conf_option *options;
+	size_t n_options;
+	const char *dynamic_section_prefix;   /* NULL when none */
+	ntm_conf_section_cb dynamic_cb;
+};
+
+/*
+ * Applies the defaults to cfg, then reads path. Unknown sections and options,
+ * values out of range, missing required options: returns -1 with err set to
+ * "path:line: message" (line omitted for a missing option). Returns 0 on
+ * success. On failure cfg may be half filled: release it with ntm_conf_free.
+ */
+int ntm_conf_load(const char *path, const struct ntm_conf_schema *schema, void *cfg,
+		  char *err, size_t err_size);
+/* Frees the NTM_CONF_STRING fields of cfg. */
+void ntm_conf_free(const struct ntm_conf_schema *schema, void *cfg);
+
+/* Value parsers the dynamic section callbacks use too. Return 0 or -1 with
+ * err set. */
+int ntm_conf_parse_uint(const char *value, uint64_t min, uint64_t max, uint64_t *out,
+			char *err, size_t err_size);
+int ntm_conf_parse_bool(const char *value, bool *out, char *err, size_t err_size);
+
+#endif
