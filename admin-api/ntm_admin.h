@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ntm_addr.h"
 #include "ntm_loop.h"
@@ -49,6 +50,8 @@ typedef void (*ntm_admin_health_cb)(json_t *health, void *arg);
 struct ntm_admin *ntm_admin_start(const struct ntm_admin_config *cfg, struct ntm_loop *loop,
 				  char *err, size_t err_size);
 void ntm_admin_stop(struct ntm_admin *admin);
+/* Returns the TCP port the API listens on, also when the configured port was 0. */
+uint16_t ntm_admin_port(const struct ntm_admin *admin);
 
 /* Re-reads the token file (on SIGHUP). Keeps the old token on failure and
  * returns -1 with err set. */

@@ -47,8 +47,10 @@ struct dc_store;
 
 /*
  * Opens or creates the database at path (":memory:" for tests) and migrates
- * it. The VIP prefix assigns new VIPs; the first and last address of an IPv4
- * prefix of /30 or shorter are never assigned. Returns NULL with err set.
+ * it. New VIPs are the lowest free addresses of vip_prefix. Its second
+ * address (index 1) is the DC's own VIP and is never assigned; neither are
+ * the first address of a prefix with more than 2 addresses and the last
+ * address of an IPv4 prefix of /30 or shorter. Returns NULL with err set.
  */
 struct dc_store *dc_store_open(const char *path, const struct ntm_prefix *vip_prefix,
 			       char *err, size_t err_size);

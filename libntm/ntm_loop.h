@@ -40,6 +40,8 @@ void ntm_loop_timer_cancel(struct ntm_loop *loop, struct ntm_timer *timer);
 /* Blocks signo and delivers it through the loop. Returns 0 or -errno. */
 int ntm_loop_add_signal(struct ntm_loop *loop, int signo, ntm_loop_signal_cb cb, void *arg);
 int ntm_loop_add_prepare(struct ntm_loop *loop, ntm_loop_prepare_cb cb, void *arg);
+/* Removes the prepare callback added with the same cb and arg. */
+void ntm_loop_del_prepare(struct ntm_loop *loop, ntm_loop_prepare_cb cb, void *arg);
 
 /* Runs until ntm_loop_stop. Returns 0, or -errno when polling failed. */
 int ntm_loop_run(struct ntm_loop *loop);

@@ -6,6 +6,7 @@
 #ifndef NTM_MSG_H
 #define NTM_MSG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -39,17 +40,33 @@ enum ntm_msg_status {
 
 const char *ntm_msg_status_str(enum ntm_msg_status st);
 
+/* Largest packed Envelope ntm_msg_unpack accepts, in bytes. A control packet
+ * carries at most NTM_CTL_MAX_PLAINTEXT, but an MSearchResponse may travel
+ * through a tunnel in data packets, whose inner packet can reach 64 KiB. */
+#define NTM_MSG_MAX_LEN (64 * 1024)
+
 /*
- * Unpacks and validates an Envelope. Returns NULL on failure with *st set and
- * why (size why_size) naming the field and the bound it broke. Free the
- * result with ntm_msg_free.
+ * Unpacks and validates an Envelope of at most NTM_MSG_MAX_LEN bytes (longer
+ * input is NTM_MSG_INVALID). Returns NULL on failure with *st set and why
+ * (size why_size) naming the field and the bound it broke. Free the result
+ * with ntm_msg_free.
  */
 Ntm__Envelope *ntm_msg_unpack(const uint8_t *buf, size_t len, enum ntm_msg_status *st,
 			      char *why, size_t why_size);
 void ntm_msg_free(Ntm__Envelope *env);
 
-/* Checks an unpacked Envelope as ntm_msg_unpack does. */
+/* Checks an unpacked Envelope as ntm_msg_unpack does. Enum fields must hold
+ * one of their named values other than the *_UNSPECIFIED zero. */
 enum ntm_msg_status ntm_msg_validate(const Ntm__Envelope *env, char *why, size_t why_size);
+
+/*
+ * Returns true when name is a lower-case FQDN as the control messages carry
+ * it: 1 to 253 bytes of dot-separated labels, each 1 to 63 characters of
+ * a-z, 0-9 and '-' that neither starts nor ends with '-', no trailing dot,
+ * and a last label that is not all digits, so that a name never reads as an
+ * IPv4 address (RFC 3696, section 2).
+ */
+bool ntm_msg_fqdn_valid(const char *name);
 
 /* Packs env into out. Returns the length or -ENOSPC. */
 ssize_t ntm_msg_pack(const Ntm__Envelope *env, uint8_t *out, size_t out_size);

@@ -1,0 +1,171 @@
+/* Configuration of ntm-dcd. The option table doubles as the reference for
+ * docs/dcd.md and dcd/ntm-dcd.conf.example. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "dc_conf.h"
+#include "ntm_conf.h"
+#include "ntm_msg.h"
+
+#define OPT(sec, nam, typ, field, lo, hi, def, hlp) \
+	{ sec, nam, typ, offsetof(struct dc_config, field), lo, hi, def, hlp }
+
+static const struct ntm_conf_option dc_options[] = {
+	OPT("dc", "domain", NTM_CONF_STRING, domain, 0, 0, NULL,
+	    "DNS domain whose nodes this DC owns, for example 'home.example'"),
+	OPT("dc", "listen", NTM_CONF_ENDPOINT, listen, DC_DEFAULT_PORT, 0, "0.0.0.0:47800",
+	    "UDP address and port of the control socket"),
+	OPT("dc", "private_key_file", NTM_CONF_STRING, private_key_file, 0, 0, NULL,
+	    "file with the DC's private key, made by 'ntm-keygen FILE'"),
+	OPT("dc", "database", NTM_CONF_STRING, database, 0, 0, "/var/lib/ntm/dcd.sqlite",
+	    "SQLite database of enrolled nodes, records and VIPs"),
+	OPT("dc", "vip_prefix", NTM_CONF_PREFIX, vip_prefix, 0, 0, NULL,
+	    "prefix the DC assigns virtual IPs from, for example '198.51.100.0/24'"),
+	OPT("dc", "keepalive_interval", NTM_CONF_UINT, keepalive_interval_s, 1, 3600, "15",
+	    "seconds between a node's keep-alives, sent to nodes at registration"),
+	OPT("dc", "offline_after", NTM_CONF_UINT, offline_after_s, 5, 86400, "60",
+	    "seconds without an authenticated packet before a node is marked offline"),
+	OPT("dc", "log_level", NTM_CONF_LOG_LEVEL, log_level, 0, 0, "info",
+	    "error, warning, info or debug"),
+	OPT("admin", "listen", NTM_CONF_ENDPOINT, admin_listen, DC_ADMIN_DEFAULT_PORT, 0,
+	    "127.0.0.1:47880", "TCP address and port of the admin HTTP API"),
+	OPT("admin", "token_file", NTM_CONF_STRING, admin_token_file, 0, 0, NULL,
+	    "file whose first line is the admin API bearer token (mode 0600)"),
+	OPT("federation", "listen", NTM_CONF_STRING, fed_listen, 0, 0, "",
+	    "TCP address:port for federated DCs (ZeroMQ with CURVE); empty to disable"),
+};
+
+static struct dc_fed_peer_conf *peer_conf_get(struct dc_config *cfg, const char *domain)
+{
+	for (size_t i = 0; i < cfg->n_peers; i++) {
+		if (strcmp(cfg->peers[i].domain, domain) == 0)
+			return &cfg->peers[i];
+	}
+	if (cfg->n_peers == DC_MAX_FED_PEERS)
+		return NULL;
+
+	struct dc_fed_peer_conf *p = &cfg->peers[cfg->n_peers++];
+	memset(p, 0, sizeof(*p));
+	snprintf(p->domain, sizeof(p->domain), "%s", domain);
+	return p;
+}
+
+/* Handles "[peer DOMAIN]" sections: endpoint and public_key of a federated DC. */
+static int peer_option(void *arg, const char *section, const char *name, const char *value,
+		       char *err, size_t err_size)
+{
+	struct dc_config *cfg = arg;
+	const char *domain = section + strlen("peer");
+
+	while (*domain == ' ')
+		domain++;
+	if (!ntm_msg_fqdn_valid(domain)) {
+		snprintf(err, err_size, "invalid section [%s]: expected [peer DOMAIN] with a "
+			 "lower-case DNS domain", section);
+		return -1;
+	}
+	struct dc_fed_peer_conf *p = peer_conf_get(cfg, domain);
+	if (!p) {
+		snprintf(err, err_size, "too many [peer] sections: at most %d", DC_MAX_FED_PEERS);
+		return -1;
+	}
+
+	if (strcmp(name, "endpoint") == 0) {
+		if (ntm_endpoint_parse(&p->endpoint, value, DC_FED_DEFAULT_PORT) < 0) {
+			snprintf(err, err_size, "invalid value '%s' for [%s] endpoint: expected "
+				 "IP:PORT, for example 203.0.113.20:47810", value, section);
+			return -1;
+		}
+		p->has_endpoint = true;
+		return 0;
+	}
+	if (strcmp(name, "public_key") == 0) {
+		if (ntm_key_from_base64(p->key, value) < 0) {
+			snprintf(err, err_size, "invalid value for [%s] public_key: expected the "
+				 "base64 public key of that DC (its key file's .pub)", section);
+			return -1;
+		}
+		p->has_key = true;
+		return 0;
+	}
+	snprintf(err, err_size, "unknown option '%s' in [%s]; valid options: endpoint, "
+		 "public_key", name, section);
+	return -1;
+}
+
+static const struct ntm_conf_schema dc_schema = {
+	.options = dc_options,
+	.n_options = sizeof(dc_options) / sizeof(dc_options[0]),
+	.dynamic_section_prefix = "peer",
+	.dynamic_cb = peer_option,
+};
+
+static int check_peers(const struct dc_config *cfg, const char *path, char *err, size_t err_size)
+{
+	for (size_t i = 0; i < cfg->n_peers; i++) {
+		const struct dc_fed_peer_conf *p = &cfg->peers[i];
+
+		if (!p->has_endpoint || !p->has_key) {
+			snprintf(err, err_size, "%s: [peer %s] needs both 'endpoint = IP:PORT' and "
+				 "'public_key = BASE64'", path, p->domain);
+			return -1;
+		}
+		if (strcmp(p->domain, cfg->domain) == 0) {
+			snprintf(err, err_size, "%s: [peer %s] names this DC's own domain; list "
+				 "only other DCs as peers", path, p->domain);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int check_config(const struct dc_config *cfg, const char *path, char *err, size_t err_size)
+{
+	if (!ntm_msg_fqdn_valid(cfg->domain)) {
+		snprintf(err, err_size, "%s: [dc] domain '%s' is not a valid lower-case DNS "
+			 "domain", path, cfg->domain);
+		return -1;
+	}
+	if (ntm_prefix_size(&cfg->vip_prefix) < 4) {
+		snprintf(err, err_size, "%s: [dc] vip_prefix is too small: use a prefix of at "
+			 "least 4 addresses (/30 or shorter for IPv4)", path);
+		return -1;
+	}
+	if (cfg->offline_after_s <= cfg->keepalive_interval_s) {
+		snprintf(err, err_size, "%s: [dc] offline_after (%llu s) must be longer than "
+			 "keepalive_interval (%llu s), or every node would go offline", path,
+			 (unsigned long long)cfg->offline_after_s,
+			 (unsigned long long)cfg->keepalive_interval_s);
+		return -1;
+	}
+	if (cfg->n_peers > 0 && cfg->fed_listen[0] == '\0') {
+		snprintf(err, err_size, "%s: [peer] sections need [federation] listen = "
+			 "IP:PORT, because peers deliver their answers there", path);
+		return -1;
+	}
+	return check_peers(cfg, path, err, err_size);
+}
+
+int dc_conf_load(struct dc_config *cfg, const char *path, char *err, size_t err_size)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	if (ntm_conf_load(path, &dc_schema, cfg, err, err_size) < 0)
+		return -1;
+	if (cfg->fed_listen[0] != '\0') {
+		struct ntm_endpoint ep;
+
+		if (ntm_endpoint_parse(&ep, cfg->fed_listen, DC_FED_DEFAULT_PORT) < 0) {
+			snprintf(err, err_size, "%s: invalid value '%s' for [federation] listen: "
+				 "expected IP:PORT or an empty value", path, cfg->fed_listen);
+			return -1;
+		}
+	}
+	return check_config(cfg, path, err, err_size);
+}
+
+void dc_conf_free(struct dc_config *cfg)
+{
+	ntm_conf_free(&dc_schema, cfg);
+	memset(cfg, 0, sizeof(*cfg));
+}
