@@ -53,6 +53,10 @@ struct dc_session {
 	struct ntm_ctl_keys keys;
 	struct ntm_replay window;
 	bool registered;              /* registered since this process started */
+	/* request_ids of the last Direction Requests, so a retransmitted one
+	 * does not start a second direction. */
+	uint64_t direction_rids[4];
+	unsigned direction_rid_next;
 	uint64_t last_seen_mono_ms;
 };
 
@@ -138,6 +142,9 @@ void dc_record_to_pb(struct dc_record_pb *out, const struct dc_node *node, const
 /* Converts a validated record message. Returns 0 or -EINVAL. */
 int dc_record_from_pb(struct dc_node *node, char *domain, size_t domain_size,
 		      const Ntm__NtmRecord *msg);
+
+/* True when fqdn is domain itself or a name under it. */
+bool dc_fqdn_in_domain(const char *fqdn, const char *domain);
 
 /* dc_query.c */
 void dc_handle_query(struct dc *dc, struct dc_session *s, uint64_t request_id,

@@ -98,8 +98,10 @@ static unsigned list_records(const struct ntm_admin_request *req, json_t **resp,
 	struct dc_session **sorted = malloc((dc->n_sessions + 1) * sizeof(*sorted));
 	if (!sorted)
 		return ntm_admin_error(resp, 500, "internal", "out of memory");
-	memcpy(sorted, dc->sessions, dc->n_sessions * sizeof(*sorted));
-	qsort(sorted, dc->n_sessions, sizeof(*sorted), fqdn_cmp);
+	if (dc->n_sessions > 0) {
+		memcpy(sorted, dc->sessions, dc->n_sessions * sizeof(*sorted));
+		qsort(sorted, dc->n_sessions, sizeof(*sorted), fqdn_cmp);
+	}
 
 	json_t *records = json_array();
 	size_t total = 0;
@@ -140,8 +142,8 @@ static unsigned get_record(const struct ntm_admin_request *req, json_t **resp, v
 	return 200;
 }
 
-static unsigned check_enrol_body(const json_t *body, const char **fqdn, uint8_t key[NTM_KEY_LEN],
-				 json_t **resp)
+static unsigned check_enrol_body(struct dc *dc, const json_t *body, const char **fqdn,
+				 uint8_t key[NTM_KEY_LEN], json_t **resp)
 {
 	const char *key_text = NULL;
 	json_error_t jerr;
@@ -154,9 +156,20 @@ static unsigned check_enrol_body(const json_t *body, const char **fqdn, uint8_t 
 	if (!ntm_msg_fqdn_valid(*fqdn))
 		return ntm_admin_error(resp, 400, "invalid_argument",
 				       "fqdn '%.253s' is not a valid lower-case DNS name", *fqdn);
-	if (ntm_key_from_base64(key, key_text) < 0)
+	if (!dc_fqdn_in_domain(*fqdn, dc->cfg.domain) || strcmp(*fqdn, dc->cfg.domain) == 0)
 		return ntm_admin_error(resp, 400, "invalid_argument",
-				       "public_key is not the base64 of a 32-byte X25519 key");
+				       "fqdn '%s' is not a name under this DC's domain '%s'", *fqdn,
+				       dc->cfg.domain);
+
+	struct ntm_ctl_keys probe;
+
+	/* A low-order point would give every peer the same shared key. */
+	if (ntm_key_from_base64(key, key_text) < 0 ||
+	    ntm_ctl_keys_derive(&probe, &dc->key, key) < 0)
+		return ntm_admin_error(resp, 400, "invalid_argument",
+				       "public_key is not the base64 of a valid 32-byte X25519 "
+				       "public key");
+	ntm_ctl_keys_wipe(&probe);
 	return 0;
 }
 
@@ -168,7 +181,7 @@ static unsigned enrol(const struct ntm_admin_request *req, json_t **resp, void *
 	struct dc_node node;
 	char id[9];
 
-	unsigned bad = check_enrol_body(req->body, &fqdn, key, resp);
+	unsigned bad = check_enrol_body(dc, req->body, &fqdn, key, resp);
 	if (bad)
 		return bad;
 

@@ -83,6 +83,16 @@ struct dc_session *dc_session_find(struct dc *dc, const uint8_t key[NTM_KEY_LEN]
 	return i < 0 ? NULL : dc->sessions[i];
 }
 
+/* Converts a stored wall-clock time to the monotonic clock, so a node that
+ * went silent before a DC restart goes offline on time after it. */
+static uint64_t mono_from_wall(uint64_t wall_ms)
+{
+	uint64_t now_wall = ntm_wall_ms(), now_mono = ntm_now_ms();
+	uint64_t age = wall_ms && wall_ms < now_wall ? now_wall - wall_ms : 0;
+
+	return age < now_mono ? now_mono - age : 0;
+}
+
 static struct dc_session *session_new(struct dc *dc, const struct dc_node *node)
 {
 	struct dc_session *s = calloc(1, sizeof(*s));
@@ -99,7 +109,7 @@ static struct dc_session *session_new(struct dc *dc, const struct dc_node *node)
 		return NULL;
 	}
 	ntm_replay_reset(&s->window, node->counter_floor);
-	s->last_seen_mono_ms = ntm_now_ms();
+	s->last_seen_mono_ms = mono_from_wall(node->last_seen_ms);
 	return s;
 }
 
@@ -173,6 +183,24 @@ static int load_one(const struct dc_node *node, void *arg)
 	return 0;
 }
 
+static void check_offline(struct dc *dc)
+{
+	uint64_t now = ntm_now_ms();
+	uint64_t limit = dc->cfg.offline_after_s * 1000;
+
+	for (size_t i = 0; i < dc->n_sessions; i++) {
+		struct dc_session *s = dc->sessions[i];
+
+		if (!s->node.online || now - s->last_seen_mono_ms < limit)
+			continue;
+		s->node.online = false;
+		log_info("node %s: offline, no packet for %llu s", s->node.fqdn,
+			 (unsigned long long)dc->cfg.offline_after_s);
+		if (dc_store_update_record(dc->store, &s->node) != DC_STORE_OK)
+			log_warn("node %s: offline state not saved", s->node.fqdn);
+	}
+}
+
 static int load_sessions(struct dc *dc, char *err, size_t err_size)
 {
 	size_t total = 0;
@@ -181,7 +209,10 @@ static int load_sessions(struct dc *dc, char *err, size_t err_size)
 		snprintf(err, err_size, "cannot load the enrolled nodes from %s", dc->cfg.database);
 		return -1;
 	}
-	qsort(dc->sessions, dc->n_sessions, sizeof(*dc->sessions), session_cmp);
+	if (dc->n_sessions > 0)
+		qsort(dc->sessions, dc->n_sessions, sizeof(*dc->sessions), session_cmp);
+	/* Nodes silent for offline_after before the restart are offline now. */
+	check_offline(dc);
 	log_info("loaded %zu enrolled nodes from %s", dc->n_sessions, dc->cfg.database);
 	return 0;
 }
@@ -548,24 +579,6 @@ static void on_udp(struct ntm_loop *loop, int fd, short revents, void *arg)
 			continue;
 		/* buf is one byte larger than any valid packet, so n > max means oversized. */
 		handle_packet(dc, buf, (size_t)n, &from);
-	}
-}
-
-static void check_offline(struct dc *dc)
-{
-	uint64_t now = ntm_now_ms();
-	uint64_t limit = dc->cfg.offline_after_s * 1000;
-
-	for (size_t i = 0; i < dc->n_sessions; i++) {
-		struct dc_session *s = dc->sessions[i];
-
-		if (!s->node.online || now - s->last_seen_mono_ms < limit)
-			continue;
-		s->node.online = false;
-		log_info("node %s: offline, no packet for %llu s", s->node.fqdn,
-			 (unsigned long long)dc->cfg.offline_after_s);
-		if (dc_store_update_record(dc->store, &s->node) != DC_STORE_OK)
-			log_warn("node %s: offline state not saved", s->node.fqdn);
 	}
 }
 

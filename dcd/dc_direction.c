@@ -266,6 +266,19 @@ static bool check_peer(struct dc *dc, struct dc_session *s, uint64_t request_id,
 	return true;
 }
 
+/* Returns true when request_id was seen before, else remembers it. */
+static bool seen_request(struct dc_session *s, uint64_t request_id)
+{
+	const size_t n = sizeof(s->direction_rids) / sizeof(s->direction_rids[0]);
+
+	for (size_t i = 0; i < n; i++) {
+		if (s->direction_rids[i] == request_id)
+			return true;
+	}
+	s->direction_rids[s->direction_rid_next++ % n] = request_id;
+	return false;
+}
+
 void dc_handle_direction_request(struct dc *dc, struct dc_session *s, uint64_t request_id,
 				 const Ntm__DirectionRequest *req)
 {
@@ -274,6 +287,9 @@ void dc_handle_direction_request(struct dc *dc, struct dc_session *s, uint64_t r
 	struct dc_session *local = NULL;
 	char domain[NTM_FQDN_MAX + 1];
 	uint64_t direction_id;
+
+	if (seen_request(s, request_id))
+		return;   /* its Route Direction is being retransmitted already */
 
 	bool found = find_peer(dc, req->peer_key.data, &peer, domain, sizeof(domain), &local);
 	if (!check_peer(dc, s, request_id, &peer, found))

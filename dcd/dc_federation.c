@@ -145,27 +145,17 @@ size_t dc_fed_prefixes(struct dc *dc, struct ntm_prefix *out, size_t max)
 	return n;
 }
 
-/* True when fqdn is domain itself or ends with "." domain. */
-static bool in_domain(const char *fqdn, const char *domain)
-{
-	size_t f = strlen(fqdn), d = strlen(domain);
-
-	if (f == d)
-		return strcmp(fqdn, domain) == 0;
-	return f > d && fqdn[f - d - 1] == '.' && strcmp(fqdn + f - d, domain) == 0;
-}
-
 static int match_fqdn(struct dc *dc, const char *fqdn)
 {
 	int best = -1;
 	size_t best_len = strlen(dc->cfg.domain);
 
-	if (!in_domain(fqdn, dc->cfg.domain))
+	if (!dc_fqdn_in_domain(fqdn, dc->cfg.domain))
 		best_len = 0;
 	for (size_t i = 0; i < dc->fed->n_peers; i++) {
 		const char *d = dc->fed->peers[i].conf->domain;
 
-		if (in_domain(fqdn, d) && strlen(d) > best_len) {
+		if (dc_fqdn_in_domain(fqdn, d) && strlen(d) > best_len) {
 			best = (int)i;
 			best_len = strlen(d);
 		}
@@ -313,7 +303,7 @@ static void queries_expire(struct dc *dc)
 static int accept_record(struct dc_node *node, char *domain, size_t domain_size,
 			 const Ntm__NtmRecord *rec, const char *peer_domain)
 {
-	if (strcmp(rec->dc_domain, peer_domain) != 0 || !in_domain(rec->fqdn, peer_domain)) {
+	if (strcmp(rec->dc_domain, peer_domain) != 0 || !dc_fqdn_in_domain(rec->fqdn, peer_domain)) {
 		log_warn("federated DC %s: sent a record of another domain (%s); ignored",
 			 peer_domain, rec->dc_domain);
 		return -EPERM;

@@ -74,3 +74,12 @@ int dc_record_from_pb(struct dc_node *node, char *domain, size_t domain_size,
 	node->last_seen_ms = msg->last_seen_ms;
 	return 0;
 }
+
+bool dc_fqdn_in_domain(const char *fqdn, const char *domain)
+{
+	size_t f = strlen(fqdn), d = strlen(domain);
+
+	if (f == d)
+		return strcmp(fqdn, domain) == 0;
+	return f > d && fqdn[f - d - 1] == '.' && strcmp(fqdn + f - d, domain) == 0;
+}

@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Longest decimal port ("65535") and prefix length ("128") accepted. */
+/* Maximum digits of a decimal port ("65535") and a prefix length ("128"). */
 #define PORT_DIGITS_MAX 5
 #define PREFIX_DIGITS_MAX 3
-/* Longest prefix text accepted, with its NUL: address, "/", length. */
+/* Maximum size of a prefix text with its NUL: address, "/", length. */
 #define PREFIX_STRLEN (INET6_ADDRSTRLEN + 1 + PREFIX_DIGITS_MAX)
 
 static int ip_family(const struct ntm_ip *ip)

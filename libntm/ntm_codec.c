@@ -4,6 +4,7 @@
  * under a tunnel session key. The layouts are in ntm_codec.h.
  */
 #include "ntm_codec.h"
+#include "ntm_time.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -85,7 +86,8 @@ int ntm_ctl_keys_derive(struct ntm_ctl_keys *keys, const struct ntm_keypair *sel
 	int order = memcmp(self->pub, peer_pub, NTM_KEY_LEN);
 	int ret;
 
-	/* Both roles would be the same side: the two directions cannot be told apart. */
+	/* Equal keys give both ends the same crypto_kx role, so both directions
+	 * would use one key. */
 	if (order == 0)
 		return -EINVAL;
 
@@ -111,11 +113,8 @@ void ntm_ctl_keys_wipe(struct ntm_ctl_keys *keys)
 
 uint64_t ntm_counter_start(void)
 {
-	time_t now = time(NULL);
-
-	if (now < 0)
-		now = 0;
-	return (uint64_t)now << 32;
+	/* Milliseconds fit in 42 bits until the year 2109, leaving 22 bits. */
+	return ntm_wall_ms() << 22;
 }
 
 enum ntm_codec_status ntm_pkt_peek(const uint8_t *pkt, size_t len, enum ntm_pkt_type *type)
@@ -184,11 +183,8 @@ enum ntm_codec_status ntm_ctl_sender(const uint8_t *pkt, size_t len, const uint8
 	return st;
 }
 
-/*
- * On NTM_CODEC_REPLAYED *counter is set (for the caller's log line) and pt is
- * wiped. The counter is read before the tag is verified but acted on only
- * after, as the header is authenticated data.
- */
+/* On NTM_CODEC_REPLAYED, *counter is set for the caller's log line and pt is
+ * wiped. */
 enum ntm_codec_status ntm_ctl_open(const uint8_t *pkt, size_t len, const struct ntm_ctl_keys *keys,
 				   struct ntm_replay *win, uint8_t *pt, size_t pt_size,
 				   size_t *pt_len, uint64_t *counter)
@@ -275,8 +271,8 @@ enum ntm_codec_status ntm_data_index(const uint8_t *pkt, size_t len, uint32_t *r
 
 /*
  * Decrypts in place. When the tag does not verify, libsodium zeroes the
- * ciphertext bytes of pkt; after NTM_CODEC_REPLAYED the inner packet is
- * wiped, and *counter is set for the caller's log line.
+ * ciphertext bytes of pkt. After NTM_CODEC_REPLAYED the inner packet is
+ * wiped and *counter is set for the caller's log line.
  */
 enum ntm_codec_status ntm_data_open(uint8_t *pkt, size_t len, const uint8_t key[32],
 				    struct ntm_replay *win, uint8_t **inner, size_t *inner_len,

@@ -83,10 +83,10 @@ int ntm_ctl_keys_derive(struct ntm_ctl_keys *keys, const struct ntm_keypair *sel
 void ntm_ctl_keys_wipe(struct ntm_ctl_keys *keys);
 
 /*
- * First counter for a sender that has just started: Unix seconds << 32.
+ * First counter for a sender that has just started: Unix milliseconds << 22.
  * Counters then increase by one per packet, so a restarted sender stays above
- * every counter its previous run sent, unless it sent more than 2^32 packets
- * per second of uptime or its clock went back.
+ * every counter its previous run sent, unless it sent more than 2^22 packets
+ * per millisecond of uptime on average, or its clock went back.
  */
 uint64_t ntm_counter_start(void);
 

@@ -1,7 +1,7 @@
 /*
  * Control message layer: protobuf Envelope packing, unpacking and the field
  * checks that proto/control.proto documents. Each message type has its own
- * small check function; a failed check writes the field path and the broken
+ * small check function. A failed check writes the field path and the broken
  * bound into why, for example
  * "registration_request.local_endpoints[3].ip: length 7, expected 4 or 16".
  */
@@ -18,7 +18,7 @@
 /* Room for the longest field path, such as
  * "route_direction.peer.local_endpoints[15].ip". */
 #define PATH_LEN 96
-/* Bytes of a rejected peer string quoted in why. */
+/* Characters of a rejected peer string quoted in why, "..." included. */
 #define QUOTE_MAX 64
 
 #define KEY_LEN 32
@@ -27,7 +27,7 @@
 #define MX_MAX 5u
 #define POOL_REQUEST_MIN 1u
 
-/* Where a failed check writes its reason. */
+/* Output buffer for the reason of a failed check. */
 struct check {
 	char *why;
 	size_t why_size;
@@ -114,12 +114,11 @@ static bool check_range(struct check *c, const char *path, const char *field, ui
 
 static bool check_fqdn(struct check *c, const char *path, const char *field, const char *name)
 {
-	char quoted[4 * QUOTE_MAX + 4];
+	char quoted[QUOTE_MAX + 1];
 
 	if (ntm_msg_fqdn_valid(name))
 		return true;
-	ntm_log_sanitize(quoted, sizeof(quoted), str_or_empty(name),
-			 strnlen(str_or_empty(name), QUOTE_MAX + 1));
+	ntm_log_sanitize(quoted, sizeof(quoted), str_or_empty(name), NTM_FQDN_MAX + 1);
 	return fail(c,
 		    "%s.%s: '%s' is not a valid FQDN (lower-case labels of 1 to 63 characters "
 		    "a-z, 0-9 and '-', at most %d bytes)",
@@ -489,7 +488,7 @@ enum ntm_msg_status ntm_msg_validate(const Ntm__Envelope *env, char *why, size_t
 }
 
 /*
- * Returns true when m or a message inside it holds an unknown field with
+ * Returns true when m or a message inside it contains an unknown field with
  * field number 0, which the protobuf encoding never allows. protobuf-c 1.4
  * rejects field 0 only in a one-byte tag: written as two bytes (85 00) it
  * unpacks as an unknown field, packs back as the one-byte form, and that

@@ -61,10 +61,10 @@ enum ntm_msg_status ntm_msg_validate(const Ntm__Envelope *env, char *why, size_t
 
 /*
  * Returns true when name is a lower-case FQDN as the control messages carry
- * it: 1 to 253 bytes of dot-separated labels, each 1 to 63 characters of
- * a-z, 0-9 and '-' that neither starts nor ends with '-', no trailing dot,
- * and a last label that is not all digits, so that a name never reads as an
- * IPv4 address (RFC 3696, section 2).
+ * it. That is 1 to 253 bytes of dot-separated labels without a trailing dot.
+ * Each label has 1 to 63 characters of a-z, 0-9 and '-' and neither starts
+ * nor ends with '-'. The last label is not all digits, so that a name never
+ * reads as an IPv4 address (RFC 3696, section 2).
  */
 bool ntm_msg_fqdn_valid(const char *name);
 

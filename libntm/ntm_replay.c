@@ -2,7 +2,7 @@
  * Replay window in the style of RFC 6479: a ring of NTM_REPLAY_WINDOW bits
  * indexed by counter modulo the window, so advancing the window never shifts
  * the bitmap. RFC 6479 clears whole 64-bit blocks when the window advances,
- * which shrinks the usable window by up to 63 counters; this version clears
+ * which shrinks the usable window by up to 63 counters. This version clears
  * exactly the bits that change meaning, so the window always spans the
  * NTM_REPLAY_WINDOW counters below top.
  *
@@ -62,8 +62,8 @@ static void window_advance(struct ntm_replay *w, uint64_t counter)
 		/* Every counter of the new window is above the old top: none seen. */
 		memset(w->bitmap, 0, sizeof(w->bitmap));
 	} else {
-		/* The old top moves into the bitmap (its bit last held the counter
-		 * NTM_REPLAY_WINDOW below it, which has left the window), and the
+		/* The old top moves into the bitmap. Its bit last held the counter
+		 * NTM_REPLAY_WINDOW below it, which has now left the window. The
 		 * counters skipped between the old and the new top start unseen. */
 		bit_set(w, w->top);
 		bits_clear(w, w->top + 1, jump - 1);
