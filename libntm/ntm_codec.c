@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <sodium.h>
 #include <string.h>
-#include <time.h>
 
 /* Offsets inside the headers. */
 #define OFF_VERSION 0

@@ -1,9 +1,10 @@
 /*
  * libFuzzer target for the outer packet codec. Each input goes to every
  * parser of received packets (peek, control sender and open, data index and
- * open) with fixed test keys, and is also sealed as a control plaintext and
- * as an inner data packet, which must then open to the same bytes, open only
- * once under a replay window, and fail authentication with one byte flipped.
+ * open) with fixed test keys. The input is also sealed as a control plaintext
+ * and as an inner data packet. Each sealed packet must open to the same
+ * bytes. The control packet must open only once under a replay window and
+ * fail authentication with one byte flipped.
  */
 #include <errno.h>
 #include <sodium.h>

@@ -701,6 +701,10 @@ static void msg_registration_request(void **state)
 	expect_invalid(env, "registration_request.fqdn: 'Player.home.example'");
 	f->reg_req.fqdn = "";
 	expect_invalid(env, "registration_request.fqdn");
+	f->reg_req.fqdn = "bad\r\nname.example";
+	expect_invalid(env, "registration_request.fqdn: 'bad\\x0d\\x0aname.example'");
+	f->reg_req.fqdn = text_of(f->fqdn, 254);
+	expect_invalid(env, "aaaa...' is not a valid FQDN");
 	f->reg_req.fqdn = "player.home.example";
 	expect_ok(env);
 
