@@ -283,7 +283,9 @@ static bool check_relay_direction(struct check *c, const char *path,
 {
 	char sub[PATH_LEN];
 
-	snprintf(sub, sizeof(sub), "%s.relay", path);
+	/* A path cut short only shortens the error message. */
+	if (snprintf(sub, sizeof(sub), "%s.relay", path) >= (int)sizeof(sub))
+		sub[sizeof(sub) - 1] = '\0';
 	return check_endpoint(c, sub, m->relay) && check_key(c, path, "credential", m->credential);
 }
 

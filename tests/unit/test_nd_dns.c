@@ -23,8 +23,9 @@
 
 #include <cmocka.h>
 
-/* The unit tests link only the shared libraries, so the module comes in as
- * source. This also gives the tests the server's socket, to read its port. */
+/* The module comes in as source, so the tests reach its constants and the
+ * server's socket, to read its port. The test defines every nd_dns symbol,
+ * so the linker takes no copy from the ntm_nd archive. */
 #include "../../nodeagent/nd_dns.c"
 
 /* Maximum run time of one loop run before the watchdog stops it. */
@@ -1153,5 +1154,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(server_dig_query, setup, teardown),
 	};
 
+	/* Debug level runs the server's per-client log lines too. */
+	ntm_log_open("test_nd_dns", true, NTM_LOG_DEBUG);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
