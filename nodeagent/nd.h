@@ -1,0 +1,251 @@
+/*
+ * State of one node agent process (ntm-noded), shared by the nd_*.c modules.
+ * Everything is touched only from the daemon's event loop.
+ */
+#ifndef ND_H
+#define ND_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "control.pb-c.h"
+#include "ntm_addr.h"
+#include "ntm_codec.h"
+#include "ntm_handshake.h"
+#include "ntm_key.h"
+#include "ntm_log.h"
+#include "ntm_loop.h"
+#include "ntm_msg.h"
+#include "ntm_ratelimit.h"
+#include "ntm_replay.h"
+
+#define ND_DEFAULT_PORT 47830
+#define ND_ADMIN_DEFAULT_PORT 47881
+#define ND_MAX_PEERS 256
+#define ND_MAX_PREFIXES 33
+#define ND_MAX_LOCAL_ADDRS 16
+/* Inner MTU of the TUN device: 1500 minus IPv4 (20), UDP (8), the data
+ * header (16), the AEAD tag (16) and a relay header (12), rounded down to a
+ * multiple of 4. IPv6 outer paths need 20 bytes more than IPv4: the default
+ * leaves that room too (1500 - 40 - 8 - 16 - 16 = 1420). */
+#define ND_DEFAULT_MTU 1420
+/* Packets held per peer while its tunnel is being built. */
+#define ND_QUEUE_MAX 64
+
+struct nd_config {
+	char *fqdn;
+	char *private_key_file;
+	struct ntm_endpoint listen;
+	struct ntm_endpoint dc;
+	char *dc_public_key;
+	char *tun_name;
+	uint64_t mtu;
+	int log_level;
+	char *dns_listen;         /* "" = no DNS server */
+	uint64_t dns_ttl_s;
+	struct ntm_endpoint admin_listen;
+	char *admin_token_file;
+	uint64_t rekey_after_s;
+	uint64_t tunnel_keepalive_s;
+};
+
+enum nd_peer_state {
+	ND_PEER_QUERYING,     /* NTM query sent, no record yet */
+	ND_PEER_DIRECTING,    /* Direction Request sent, no Route Direction yet */
+	ND_PEER_HANDSHAKE,    /* Tunnel Request sent, or awaited as responder */
+	ND_PEER_UP,
+	ND_PEER_FAILED,
+};
+
+/* One tunnel session (a handshake's result). */
+struct nd_session {
+	bool valid;
+	uint32_t local_index;
+	uint32_t remote_index;
+	struct ntm_session_keys keys;
+	uint64_t send_counter;
+	struct ntm_replay recv_window;
+	uint64_t created_ms;       /* monotonic */
+	uint64_t bytes;            /* sent and received under these keys */
+};
+
+struct nd_queued {
+	size_t len;
+	uint8_t data[];
+};
+
+struct nd_peer {
+	uint8_t key[NTM_KEY_LEN];
+	char fqdn[NTM_FQDN_MAX + 1];
+	struct ntm_ip vip;
+	struct ntm_ip pool[NTM_MAX_POOL_VIPS];
+	size_t n_pool;
+	struct ntm_ctl_keys ctl;
+	struct ntm_replay ctl_window;
+	bool have_key;
+
+	enum nd_peer_state state;
+	Ntm__RouteCase route;
+	bool initiator;
+	uint64_t direction_id;
+	struct ntm_endpoint try_eps[NTM_MAX_LOCAL_ENDPOINTS];
+	size_t n_try;
+	struct ntm_endpoint punch_ep;
+	struct ntm_keypair eph;            /* initiator's ephemeral key while handshaking */
+	uint32_t pending_index;
+	unsigned hs_sends;
+	uint64_t hs_next_ms;
+	uint64_t hs_started_ms;
+	bool exclude_private;
+
+	struct ntm_endpoint endpoint;      /* where data goes now */
+	struct nd_session cur, prev;
+	uint64_t prev_expires_ms;
+	uint64_t last_send_ms, last_recv_ms;
+
+	struct nd_queued *queue[ND_QUEUE_MAX];
+	size_t n_queue;
+
+	uint64_t tx_bytes, rx_bytes, tx_packets, rx_packets;
+	uint64_t last_handshake_wall_ms;
+	uint64_t setup_us;                 /* first trigger to tunnel up */
+	uint64_t trigger_us;
+	uint64_t handovers;
+	uint64_t dropped;
+};
+
+enum nd_reg_state {
+	ND_REG_NONE,
+	ND_REG_PENDING,
+	ND_REG_DONE,
+};
+
+/* Reasons a received packet is dropped; each has a counter. */
+enum nd_drop {
+	ND_DROP_MALFORMED,
+	ND_DROP_UNKNOWN_SENDER,
+	ND_DROP_AUTH_FAILED,
+	ND_DROP_REPLAYED,
+	ND_DROP_BAD_MESSAGE,
+	ND_DROP_UNKNOWN_INDEX,
+	ND_DROP_SPOOFED_SOURCE,
+	ND_DROP_NO_ROUTE,
+	ND_DROP_QUEUE_FULL,
+	ND_DROP_COUNT,
+};
+
+struct nd_request;
+struct nd_dns_server;
+struct nd_netlink;
+struct ntm_admin;
+
+struct nd {
+	struct nd_config cfg;
+	const char *config_path;
+	struct ntm_keypair key;
+	uint8_t dc_key[NTM_KEY_LEN];
+	struct ntm_ctl_keys dc_ctl;
+	struct ntm_replay dc_window;
+	struct ntm_loop *loop;
+	struct ntm_admin *admin;
+	struct nd_dns_server *dns;
+	struct nd_netlink *netlink;
+	int udp_fd;
+	int tun_fd;
+	char tun_name[IFNAMSIZ];
+	uint64_t ctl_counter;
+
+	/* registration */
+	enum nd_reg_state reg;
+	uint64_t reg_request_id;
+	unsigned reg_sends;
+	uint64_t reg_next_ms;
+	uint64_t keepalive_interval_ms;
+	uint64_t last_keepalive_ms, last_dc_reply_ms;
+	struct ntm_ip vip;
+	struct ntm_prefix prefixes[ND_MAX_PREFIXES];
+	size_t n_prefixes;
+	struct ntm_endpoint observed;
+	bool behind_nat;
+	struct ntm_ip local_addrs[ND_MAX_LOCAL_ADDRS];
+	size_t n_local_addrs;
+	uint64_t registrations;
+
+	struct nd_request *requests;            /* to the DC, awaiting an answer */
+
+	struct nd_peer *peers[ND_MAX_PEERS];
+	size_t n_peers;
+
+	/* mobility */
+	bool addrs_dirty;
+	uint64_t move_us;                       /* monotonic us of the last netlink event */
+	uint64_t last_recreate_us;              /* move to first packet on the new path */
+	uint64_t moves;
+
+	uint64_t drops[ND_DROP_COUNT];
+	struct ntm_ratelimit drop_log;
+};
+
+/* nd_dc.c: the DC session */
+int nd_dc_start(struct nd *nd, char *err, size_t err_size);
+void nd_dc_register(struct nd *nd);
+void nd_dc_tick(struct nd *nd);
+void nd_dc_handle(struct nd *nd, const uint8_t *pkt, size_t len, const struct ntm_endpoint *from);
+/* Answer to a request: env is the response (a body or an Error), or NULL
+ * when the DC did not answer after all retransmissions. */
+typedef void (*nd_reply_cb)(struct nd *nd, const Ntm__Envelope *env, void *arg);
+/* Sends env (body set; request_id and version are filled in) to the DC and
+ * retransmits until answered. Returns 0 or -errno. */
+int nd_dc_request(struct nd *nd, Ntm__Envelope *env, nd_reply_cb cb, void *arg);
+void nd_dc_cancel_requests(struct nd *nd, void *arg);
+void nd_dc_free(struct nd *nd);
+
+/* nd_peer.c: peers, handshakes and sessions */
+struct nd_peer *nd_peer_by_key(struct nd *nd, const uint8_t key[NTM_KEY_LEN]);
+struct nd_peer *nd_peer_by_vip(struct nd *nd, const struct ntm_ip *ip);
+struct nd_peer *nd_peer_by_fqdn(struct nd *nd, const char *fqdn);
+struct nd_peer *nd_peer_by_index(struct nd *nd, uint32_t index, struct nd_session **session);
+/* Starts building a tunnel to the node with this FQDN or VIP (one of them
+ * set). Returns the peer (new or existing) or NULL. */
+struct nd_peer *nd_peer_connect(struct nd *nd, const char *fqdn, const struct ntm_ip *vip);
+void nd_peer_route_direction(struct nd *nd, uint64_t request_id, const Ntm__RouteDirection *rd);
+void nd_peer_handle_control(struct nd *nd, const uint8_t *pkt, size_t len,
+			    const struct ntm_endpoint *from, const uint8_t *sender);
+void nd_peer_tick(struct nd *nd);
+/* Re-creates every tunnel after this node moved. */
+void nd_peer_recreate_all(struct nd *nd);
+void nd_peer_free_all(struct nd *nd);
+const char *nd_peer_state_str(enum nd_peer_state st);
+/* Called when a peer's tunnel comes up or fails (DNS answers wait on it). */
+void nd_peer_notify(struct nd *nd, struct nd_peer *peer);
+
+/* nd_data.c: the data plane */
+int nd_data_start(struct nd *nd, char *err, size_t err_size);
+/* Seals an inner packet for the peer's current session and sends it. */
+int nd_data_send(struct nd *nd, struct nd_peer *peer, const uint8_t *inner, size_t len);
+void nd_data_handle(struct nd *nd, uint8_t *pkt, size_t len, const struct ntm_endpoint *from);
+void nd_data_flush_queue(struct nd *nd, struct nd_peer *peer);
+/* Sends a packed control packet to ep from the node's one UDP socket. */
+int nd_udp_send(struct nd *nd, const struct ntm_endpoint *ep, const uint8_t *pkt, size_t len);
+void nd_drop(struct nd *nd, const struct ntm_endpoint *from, enum nd_drop reason, const char *why);
+const char *nd_drop_str(enum nd_drop reason);
+
+/* nd_mobility.c */
+int nd_mobility_start(struct nd *nd, char *err, size_t err_size);
+void nd_mobility_stop(struct nd *nd);
+/* Reads the host's addresses into nd->local_addrs; returns true when they changed. */
+bool nd_mobility_refresh(struct nd *nd);
+
+/* nd_resolve.c: DNS names of peers */
+int nd_resolve_start(struct nd *nd, char *err, size_t err_size);
+void nd_resolve_stop(struct nd *nd);
+void nd_resolve_peer_changed(struct nd *nd, struct nd_peer *peer);
+/* Moves the DNS queries waiting on old (about to be freed) to peer. */
+void nd_resolve_peer_replaced(struct nd *nd, struct nd_peer *old, struct nd_peer *peer);
+
+/* nd_admin.c */
+int nd_admin_start(struct nd *nd, char *err, size_t err_size);
+
+#endif
