@@ -389,6 +389,11 @@ static void handle_registration(struct dc *dc, struct dc_session *s, uint64_t re
 			 ntm_endpoint_str(&n->observed, ep, sizeof(ep)),
 			 ntm_ip_str(&n->vip, (char[INET6_ADDRSTRLEN]){0}, INET6_ADDRSTRLEN),
 			 n->behind_nat ? "behind NAT" : "no NAT");
+	/* The first registration since this DC started closes the window on
+	 * everything the node sent before it, so a keep-alive replayed from before
+	 * a restart cannot move the record afterwards. */
+	if (!s->registered)
+		ntm_replay_reset(&s->window, counter);
 	s->registered = true;
 	dc->registrations++;
 	persist(dc, s, counter);
@@ -555,6 +560,11 @@ static void handle_packet(struct dc *dc, const uint8_t *pkt, size_t len,
 	s->node.observed = *from;
 	s->last_seen_mono_ms = ntm_now_ms();
 	s->node.last_seen_ms = ntm_wall_ms();
+	if (!s->node.online && env->body_case != NTM__ENVELOPE__BODY_REGISTRATION_REQUEST) {
+		s->node.online = true;
+		log_info("node %s: online again", s->node.fqdn);
+		persist(dc, s, counter);
+	}
 	dispatch(dc, s, from, counter, moved, env);
 	ntm_msg_free(env);
 }

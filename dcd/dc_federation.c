@@ -25,6 +25,9 @@
 #define FED_MAX_PREFIXES 8
 #define FED_MAX_IDENTITY 256
 #define FED_TICK_MS 100
+/* Shortest VIP prefix a federated DC may announce. */
+#define FED_MIN_PREFIX_V4 8
+#define FED_MIN_PREFIX_V6 32
 
 struct fed_peer {
 	const struct dc_fed_peer_conf *conf;
@@ -430,6 +433,21 @@ static void deliver_direction(struct dc *dc, const uint8_t *id, size_t id_len,
 		free(d);
 }
 
+/*
+ * Every node routes a peer's VIP prefixes into its tunnel device, so a
+ * prefix that is too short (0.0.0.0/0 at worst) or overlaps this DC's own
+ * would divert the nodes' other traffic.
+ */
+static bool prefix_acceptable(struct dc *dc, const struct ntm_prefix *p)
+{
+	const struct ntm_prefix *own = &dc->cfg.vip_prefix;
+	unsigned min = p->ip.len == 4 ? FED_MIN_PREFIX_V4 : FED_MIN_PREFIX_V6;
+
+	if (p->len < min)
+		return false;
+	return !ntm_prefix_contains(own, &p->ip) && !ntm_prefix_contains(p, &own->ip);
+}
+
 static void learn_hello(struct dc *dc, const Ntm__FedHello *hello, const char *peer_domain)
 {
 	struct fed_peer *p = peer_by_domain(dc->fed, peer_domain);
@@ -447,6 +465,15 @@ static void learn_hello(struct dc *dc, const Ntm__FedHello *hello, const char *p
 		if (ntm_msg_ip_get(&pre->ip, m->ip) < 0 || m->prefix_len > pre->ip.len * 8u)
 			continue;
 		pre->len = (uint8_t)m->prefix_len;
+		if (!prefix_acceptable(dc, pre)) {
+			char text[INET6_ADDRSTRLEN + 5];
+
+			log_warn("federated DC %s: ignored VIP prefix %s: shorter than /%u or "
+				 "overlapping this DC's", peer_domain,
+				 ntm_prefix_str(pre, text, sizeof(text)),
+				 pre->ip.len == 4 ? FED_MIN_PREFIX_V4 : FED_MIN_PREFIX_V6);
+			continue;
+		}
 		n++;
 	}
 	if (p->last_hello_ms == 0)

@@ -57,7 +57,6 @@ PY
 
 setup() {
 	step "Installing what is missing and building (first run only takes minutes)"
-	NTM_DEPS+=(jq python3)
 	ntm_install_deps
 	ntm_build "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 

@@ -184,6 +184,13 @@ static inline void itest_expect_json_bool(const json_t *obj, const char *key, bo
 	fail_msg("JSON member \"%s\": expected %s, got %s", key, want ? "true" : "false", got);
 }
 
+/* Fails unless an admin API call returned the expected HTTP status. */
+static inline void itest_expect_status(int got, int want, const char *what)
+{
+	if (got != want)
+		fail_msg("%s: expected HTTP status %d, got %d", what, want, got);
+}
+
 /* Fetches GET /v1/records/{id} and fails unless it returns 200. */
 static inline json_t *itest_record(struct ntm_dctest *dc, const char *id)
 {
@@ -198,7 +205,10 @@ static inline json_t *itest_record(struct ntm_dctest *dc, const char *id)
 static inline const char *itest_fqdn(char *out, size_t size, const char *label,
 				     const struct ntm_dctest *dc)
 {
-	snprintf(out, size, "%s.%s", label, dc->domain);
+	int n = snprintf(out, size, "%s.%s", label, dc->domain);
+
+	if (n < 0 || (size_t)n >= size)
+		fail_msg("FQDN %s.%s does not fit in %zu bytes", label, dc->domain, size);
 	return out;
 }
 

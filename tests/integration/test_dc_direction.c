@@ -355,6 +355,61 @@ static void retransmit_until_acked(void **state)
 	side_down(&peer);
 }
 
+static void direction_request_repeated(void **state)
+{
+	static const char *const nat[] = { "192.0.2.90:47830" };
+	Ntm__Envelope env = NTM__ENVELOPE__INIT;
+	Ntm__DirectionRequest req = NTM__DIRECTION_REQUEST__INIT;
+	Ntm__Envelope *first, *second, *peer_rd, *extra;
+	struct side requester, peer;
+	uint8_t key[NTM_KEY_LEN];
+
+	side_up(&requester, "rp1", "127.0.0.2", nat, 1);
+	side_up(&peer, "rp2", "127.0.0.3", NULL, 0);
+	memcpy(key, peer.node.kp.pub, NTM_KEY_LEN);
+	req.peer_key.data = key;
+	req.peer_key.len = NTM_KEY_LEN;
+	env.protocol_version = NTM_PROTOCOL_VERSION;
+	env.request_id = 0xd1d1d1d1d1d1d1d1ULL;
+	env.body_case = NTM__ENVELOPE__BODY_DIRECTION_REQUEST;
+	env.direction_request = &req;
+
+	/* A node that lost the Route Direction retransmits its request with the
+	 * same request_id. The DC responds again without a second direction. */
+	assert_int_equal(ntm_testnode_send(&requester.node, &env), 0);
+	first = ntm_testnode_recv_body(&requester.node, NTM__ENVELOPE__BODY_ROUTE_DIRECTION,
+				       ITEST_ANSWER_MS);
+	itest_expect_body(first, NTM__ENVELOPE__BODY_ROUTE_DIRECTION, "direction request");
+	assert_int_equal(ntm_testnode_send(&requester.node, &env), 0);
+	second = ntm_testnode_recv_body(&requester.node, NTM__ENVELOPE__BODY_ROUTE_DIRECTION,
+					ITEST_ANSWER_MS);
+	itest_expect_body(second, NTM__ENVELOPE__BODY_ROUTE_DIRECTION,
+			  "repeated direction request");
+	assert_int_equal(second->request_id, env.request_id);
+	if (second->route_direction->direction_id != first->route_direction->direction_id)
+		fail_msg("a repeated direction request (same request_id) started a second "
+			 "direction %016llx besides %016llx",
+			 (unsigned long long)second->route_direction->direction_id,
+			 (unsigned long long)first->route_direction->direction_id);
+	assert_int_equal(ntm_testnode_ack_direction(&requester.node, first), 0);
+
+	peer_rd = ntm_testnode_recv_body(&peer.node, NTM__ENVELOPE__BODY_ROUTE_DIRECTION,
+					 ITEST_ANSWER_MS);
+	itest_expect_body(peer_rd, NTM__ENVELOPE__BODY_ROUTE_DIRECTION, "peer's route direction");
+	assert_int_equal(ntm_testnode_ack_direction(&peer.node, peer_rd), 0);
+	extra = ntm_testnode_recv_body(&peer.node, NTM__ENVELOPE__BODY_ROUTE_DIRECTION,
+				       ITEST_SILENCE_MS);
+	if (extra && extra->route_direction->direction_id != peer_rd->route_direction->direction_id)
+		fail_msg("the peer received a second direction for one repeated request");
+	ntm_msg_free(extra);
+
+	ntm_msg_free(first);
+	ntm_msg_free(second);
+	ntm_msg_free(peer_rd);
+	side_down(&requester);
+	side_down(&peer);
+}
+
 /* Counts the Route Directions with direction_id until timeout_ms passes. */
 static unsigned count_directions(struct ntm_testnode *node, uint64_t id, int timeout_ms)
 {
@@ -410,6 +465,7 @@ int main(void)
 		cmocka_unit_test(case_two_nats),
 		cmocka_unit_test(direction_unknown_peer),
 		cmocka_unit_test(direction_peer_offline),
+		cmocka_unit_test(direction_request_repeated),
 		cmocka_unit_test(retransmit_until_acked),
 		cmocka_unit_test(retransmit_gives_up),
 	};

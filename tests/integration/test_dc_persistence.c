@@ -11,11 +11,21 @@
 
 #include "ntm_time.h"
 
+/* The smallest offline_after the configuration accepts, in seconds, so the
+ * outage test waits as little as possible. */
+#define OFFLINE_AFTER_S 5
+#define KEEPALIVE_S 2
+
 static struct ntm_dctest dc;
 
 static int group_setup(void **state)
 {
-	if (ntm_dctest_init(&dc, NULL) != 0 || ntm_dctest_start(&dc) != 0) {
+	struct ntm_dctest_options opt = {
+		.offline_after = OFFLINE_AFTER_S,
+		.keepalive_interval = KEEPALIVE_S,
+	};
+
+	if (ntm_dctest_init(&dc, &opt) != 0 || ntm_dctest_start(&dc) != 0) {
 		ntm_dctest_cleanup(&dc);
 		return -1;
 	}
@@ -34,9 +44,8 @@ static int group_teardown(void **state)
  * (ntm_counter_start), so a DC restarted within the second it started would
  * reuse counters its nodes have seen, and they would drop its packets.
  */
-static void wait_next_second(void)
+static void sleep_until(uint64_t due)
 {
-	uint64_t due = dc.started_ms + 1100;
 	uint64_t now = ntm_now_ms();
 	struct timespec ts;
 
@@ -45,6 +54,11 @@ static void wait_next_second(void)
 	ts.tv_sec = (time_t)((due - now) / 1000);
 	ts.tv_nsec = (long)((due - now) % 1000) * 1000000L;
 	nanosleep(&ts, NULL);
+}
+
+static void wait_next_second(void)
+{
+	sleep_until(dc.started_ms + 1100);
 }
 
 static void sigterm_stops_cleanly(void **state)
@@ -160,12 +174,46 @@ static void kill9_queries_answered(void **state)
 	ntm_testnode_close(&asker);
 }
 
+static void kill9_outage_marks_offline(void **state)
+{
+	struct ntm_testnode gone, asker;
+	uint64_t registered;
+	Ntm__Envelope *env;
+	json_t *rec;
+
+	itest_node(&dc, &gone, "127.0.0.1", "p5.a.example");
+	itest_node(&dc, &asker, "127.0.0.1", "p6.a.example");
+	itest_register(&gone, "p5.a.example", NULL, 0);
+	registered = ntm_now_ms();
+	wait_next_second();
+
+	/* The DC is down for longer than offline_after, and p5 sends nothing. */
+	assert_true(ntm_dctest_stop(&dc, SIGKILL) >= 0);
+	sleep_until(registered + OFFLINE_AFTER_S * 1000 + 500);
+	assert_int_equal(ntm_dctest_start(&dc), 0);
+
+	rec = itest_record(&dc, "p5.a.example");
+	if (json_is_true(json_object_get(rec, "online")))
+		fail_msg("p5.a.example is online after a restart although its last packet is "
+			 "more than offline_after (%d s) old", OFFLINE_AFTER_S);
+	json_decref(rec);
+
+	itest_register(&asker, "p6.a.example", NULL, 0);
+	env = ntm_testnode_direction(&asker, gone.kp.pub, false, ITEST_ANSWER_MS);
+	itest_expect_error(env, NTM__ERROR_CODE__ERROR_CODE_PEER_OFFLINE,
+			   "direction request for a node silent since before the outage");
+	ntm_msg_free(env);
+	ntm_testnode_close(&gone);
+	ntm_testnode_close(&asker);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(sigterm_stops_cleanly),
 		cmocka_unit_test(kill9_keeps_state),
 		cmocka_unit_test(kill9_queries_answered),
+		cmocka_unit_test(kill9_outage_marks_offline),
 	};
 
 	return cmocka_run_group_tests_name("dc_persistence", tests, group_setup, group_teardown);

@@ -95,10 +95,12 @@ static void enrol_duplicate(void **state)
 
 	ntm_keypair_generate(&kp);
 	ntm_keypair_generate(&other);
-	assert_int_equal(ntm_dctest_enrol(&dc, "dup1.a.example", kp.pub), 201);
+	itest_expect_status(ntm_dctest_enrol(&dc, "dup1.a.example", kp.pub), 201, "first enrolment");
 	/* The same FQDN with another key, and the same key under another FQDN. */
-	assert_int_equal(ntm_dctest_enrol(&dc, "dup1.a.example", other.pub), 409);
-	assert_int_equal(ntm_dctest_enrol(&dc, "dup2.a.example", kp.pub), 409);
+	itest_expect_status(ntm_dctest_enrol(&dc, "dup1.a.example", other.pub), 409,
+			    "enrolment of an enrolled FQDN");
+	itest_expect_status(ntm_dctest_enrol(&dc, "dup2.a.example", kp.pub), 409,
+			    "enrolment of an enrolled key");
 	assert_null(ntm_dctest_record(&dc, "dup2.a.example"));
 }
 
@@ -106,9 +108,10 @@ static void enrol_duplicate(void **state)
 static void expect_enrol_rejected(const char *body)
 {
 	json_t *resp = NULL, *error;
+	int status = ntm_dctest_http(&dc, "POST", "/v1/nodes", body, true, &resp);
 
-	if (ntm_dctest_http(&dc, "POST", "/v1/nodes", body, true, &resp) != 400)
-		fail_msg("POST /v1/nodes %s: expected 400", body);
+	if (status != 400)
+		fail_msg("POST /v1/nodes %s: expected 400, got %d", body, status);
 	error = json_object_get(resp, "error");
 	assert_non_null(error);
 	assert_non_null(itest_json_str(error, "code"));
@@ -149,6 +152,40 @@ static void enrol_invalid(void **state)
 		 b64);
 	expect_enrol_rejected(body);
 	assert_null(ntm_dctest_record(&dc, "bad1.a.example"));
+}
+
+static void enrol_outside_domain(void **state)
+{
+	struct ntm_keypair kp;
+
+	/* [dc] domain names the domain whose nodes this DC owns. b.example's
+	 * nodes belong to b.example's DC, which federation queries for them. */
+	ntm_keypair_generate(&kp);
+	itest_expect_status(ntm_dctest_enrol(&dc, "n1.b.example", kp.pub), 400,
+			    "enrolment of n1.b.example at a.example's DC");
+	itest_expect_status(ntm_dctest_enrol(&dc, "a.example.b.example", kp.pub), 400,
+			    "enrolment of a.example.b.example at a.example's DC");
+	assert_null(ntm_dctest_record(&dc, "n1.b.example"));
+}
+
+static void enrol_low_order_key(void **state)
+{
+	/* X25519 points of small order: no shared secret can be derived with
+	 * them, so they are not usable node keys. */
+	static const char *const keys[] = {
+		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",   /* 0 */
+		"AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",   /* 1 */
+	};
+	char body[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		snprintf(body, sizeof(body), "{\"fqdn\":\"low%zu.a.example\",\"public_key\":\"%s\"}",
+			 i, keys[i]);
+		expect_enrol_rejected(body);
+	}
+	assert_null(ntm_dctest_record(&dc, "low0.a.example"));
+	assert_null(ntm_dctest_record(&dc, "low1.a.example"));
 }
 
 static void enrol_needs_token(void **state)
@@ -327,7 +364,7 @@ static void register_retransmitted(void **state)
 	env.registration_request = &req;
 
 	/* A node retransmits with the same request_id (and a new counter)
-	 * until it sees the response; each copy gets one. */
+	 * until it receives the response, so each copy gets a response. */
 	for (i = 0; i < 2; i++) {
 		assert_int_equal(ntm_testnode_send(&node, &env), 0);
 		answer = ntm_testnode_recv(&node, ITEST_ANSWER_MS);
@@ -664,6 +701,8 @@ int main(void)
 		cmocka_unit_test(enrol_created),
 		cmocka_unit_test(enrol_duplicate),
 		cmocka_unit_test(enrol_invalid),
+		cmocka_unit_test(enrol_outside_domain),
+		cmocka_unit_test(enrol_low_order_key),
 		cmocka_unit_test(enrol_needs_token),
 		cmocka_unit_test(record_not_found),
 		cmocka_unit_test(register_without_nat),
