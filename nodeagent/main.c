@@ -72,7 +72,8 @@ static int start(struct nd *nd, char *err, size_t err_size)
 		return -1;
 	}
 	if (nd_data_start(nd, err, err_size) < 0 || nd_mobility_start(nd, err, err_size) < 0 ||
-	    nd_resolve_start(nd, err, err_size) < 0 || nd_admin_start(nd, err, err_size) < 0 ||
+	    nd_resolve_start(nd, err, err_size) < 0 || nd_ipc_start(nd, err, err_size) < 0 ||
+	    nd_admin_start(nd, err, err_size) < 0 ||
 	    nd_dc_start(nd, err, err_size) < 0)
 		return -1;
 	if (!ntm_loop_timer_add(nd->loop, ND_TICK_MS, ND_TICK_MS, on_tick, nd)) {
@@ -87,6 +88,7 @@ static void stop(struct nd *nd)
 	if (nd->admin)
 		ntm_admin_stop(nd->admin);
 	nd_resolve_stop(nd);
+	nd_ipc_stop(nd);
 	nd_mobility_stop(nd);
 	nd_peer_free_all(nd);
 	nd_dc_free(nd);

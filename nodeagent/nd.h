@@ -49,6 +49,7 @@ struct nd_config {
 	char *admin_token_file;
 	uint64_t rekey_after_s;
 	uint64_t tunnel_keepalive_s;
+	char *ipc;                /* ipc:// endpoint for local daemons; "" = off */
 };
 
 enum nd_peer_state {
@@ -139,6 +140,7 @@ enum nd_drop {
 struct nd_request;
 struct nd_dns_server;
 struct nd_netlink;
+struct nd_ipc;
 struct ntm_admin;
 
 struct nd {
@@ -152,6 +154,7 @@ struct nd {
 	struct ntm_admin *admin;
 	struct nd_dns_server *dns;
 	struct nd_netlink *netlink;
+	struct nd_ipc *ipc;
 	int udp_fd;
 	int tun_fd;
 	char tun_name[IFNAMSIZ];
@@ -244,6 +247,14 @@ void nd_resolve_stop(struct nd *nd);
 void nd_resolve_peer_changed(struct nd *nd, struct nd_peer *peer);
 /* Moves the DNS queries waiting on old (about to be freed) to peer. */
 void nd_resolve_peer_replaced(struct nd *nd, struct nd_peer *old, struct nd_peer *peer);
+
+/* nd_ipc.c: local daemons (ntm-ssdpd, ntm-dad) over ZeroMQ ipc:// */
+int nd_ipc_start(struct nd *nd, char *err, size_t err_size);
+void nd_ipc_stop(struct nd *nd);
+void nd_ipc_peer_changed(struct nd *nd, struct nd_peer *peer);
+void nd_ipc_peer_replaced(struct nd *nd, struct nd_peer *old, struct nd_peer *peer);
+/* Hands a tunnel control message (an Envelope) from peer to a local daemon. */
+void nd_ipc_tunnel_control(struct nd *nd, struct nd_peer *peer, const uint8_t *buf, size_t len);
 
 /* nd_admin.c */
 int nd_admin_start(struct nd *nd, char *err, size_t err_size);

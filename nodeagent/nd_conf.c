@@ -33,6 +33,8 @@ static const struct ntm_conf_option nd_options[] = {
 	    "UDP address:port of the DNS server for NTM names; empty to disable"),
 	OPT("dns", "ttl", NTM_CONF_UINT, dns_ttl_s, 0, 86400, "60",
 	    "TTL in seconds of the VIP answers"),
+	OPT("ipc", "path", NTM_CONF_STRING, ipc, 0, 0, "ipc:///run/ntm/noded.ipc",
+	    "ZeroMQ endpoint where ntm-ssdpd and ntm-dad reach this agent; empty to disable"),
 	OPT("admin", "listen", NTM_CONF_ENDPOINT, admin_listen, ND_ADMIN_DEFAULT_PORT, 0,
 	    "127.0.0.1:47881", "TCP address and port of the admin HTTP API"),
 	OPT("admin", "token_file", NTM_CONF_STRING, admin_token_file, 0, 0, NULL,

@@ -176,7 +176,7 @@ static void deliver(struct nd *nd, struct nd_peer *p, const uint8_t *inner, size
 	if (len == 0)
 		return;   /* a tunnel keep-alive */
 	if (inner[0] == ND_INNER_CONTROL) {
-		/* TODO: tunnel control messages (M-SEARCH) arrive with the SSDP proxy. */
+		nd_ipc_tunnel_control(nd, p, inner + 1, len - 1);
 		return;
 	}
 	if (ip_addresses(inner, len, &src, &dst) < 0) {

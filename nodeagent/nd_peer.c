@@ -147,6 +147,7 @@ void nd_peer_notify(struct nd *nd, struct nd_peer *peer)
 	else if (peer->state == ND_PEER_FAILED)
 		queue_clear(peer);
 	nd_resolve_peer_changed(nd, peer);
+	nd_ipc_peer_changed(nd, peer);
 }
 
 static void peer_fail(struct nd *nd, struct nd_peer *p, const char *why)
@@ -235,6 +236,7 @@ static void on_query_reply(struct nd *nd, const Ntm__Envelope *env, void *arg)
 				p->queue[i];
 		p->n_queue = 0;
 		nd_resolve_peer_replaced(nd, p, known);
+		nd_ipc_peer_replaced(nd, p, known);
 		peer_remove(nd, p);
 		if (known->state == ND_PEER_UP || known->state == ND_PEER_HANDSHAKE)
 			nd_peer_notify(nd, known);

@@ -11,11 +11,18 @@ source "$REPO/tests/netns/topo.sh"
 
 SYS_PASSED=0
 SYS_FAILED=0
+# PID of the node agent started by sys_node in each namespace.
+declare -gA SYS_NODE_PID=()
 
+# sys_init: creates the work directory and the DC's key and admin token,
+# then initialises the topology. The EXIT trap that removes the work
+# directory is set before topo_init, because topo_init keeps earlier traps
+# and runs them after its own cleanup, whereas a trap set after it would
+# replace the namespace cleanup.
 sys_init() {
-	topo_init
-	WORK=$(mktemp -d /tmp/ntm-system.XXXXXX)
+	WORK=$(mktemp -d /tmp/ntm-system.XXXXXX) || return
 	trap 'rm -rf -- "$WORK"' EXIT
+	topo_init || return
 	head -c 32 /dev/urandom | base64 >"$WORK/admin.token"
 	chmod 600 "$WORK/admin.token"
 	"$BUILD/admin-api/ntm-keygen" "$WORK/dc.key" >/dev/null
@@ -38,9 +45,26 @@ check() {
 	if "$@"; then ok "$name"; else not_ok "$name"; fi
 }
 
+# sys_summary: prints the closing count line and fails when a check failed.
+# After a failure it first prints the end of every daemon log to stderr.
 sys_summary() {
+	if ((SYS_FAILED > 0)); then
+		sys_dump_logs 40 >&2
+	fi
 	echo "$SYS_PASSED passed, $SYS_FAILED failed"
 	((SYS_FAILED == 0))
+}
+
+# sys_dump_logs LINES: prints the last LINES lines of each log file in the
+# work directory.
+sys_dump_logs() {
+	local log
+
+	for log in "$WORK"/*.log; do
+		[[ -f $log ]] || continue
+		echo "--- last lines of $(basename -- "$log")"
+		tail -n "$1" -- "$log"
+	done
 }
 
 # sys_dc NS ADDR DOMAIN PREFIX: starts ntm-dcd in NS listening on ADDR.
@@ -60,16 +84,31 @@ log_level = debug
 listen = 127.0.0.1:47880
 token_file = $WORK/admin.token
 CONF
-	topo_bg "$ns" "$WORK/dcd.log" "$BUILD/dcd/ntm-dcd" -f -c "$WORK/dcd.conf"
 	DC_NS=$ns
 	DC_ADDR=$addr
-	sys_wait_http "$ns" 47880 || { cat "$WORK/dcd.log"; return 1; }
+	sys_dc_start
+}
+
+# sys_dc_start: starts ntm-dcd in DC_NS with the configuration and database
+# that sys_dc wrote, so a restart keeps every record. Sets DC_PID.
+sys_dc_start() {
+	topo_bg "$DC_NS" "$WORK/dcd.log" "$BUILD/dcd/ntm-dcd" -f -c "$WORK/dcd.conf"
+	DC_PID=$TOPO_BG_PID
+	sys_wait_http "$DC_NS" 47880 || { cat "$WORK/dcd.log"; return 1; }
+}
+
+# sys_dc_kill [SIGNAL]: sends SIGNAL (default KILL) to the DC process and
+# waits up to 5 s for it to exit.
+sys_dc_kill() {
+	kill -"${1:-KILL}" "$DC_PID" 2>/dev/null || return
+	sys_wait_pid "$DC_PID" 5
+	return 0
 }
 
 # sys_wait_http NS PORT: waits up to 5 s for /healthz on 127.0.0.1:PORT in NS.
 sys_wait_http() {
-	local i
-	for i in $(seq 50); do
+	local _
+	for _ in $(seq 50); do
 		topo_exec "$1" curl -sf "http://127.0.0.1:$2/healthz" >/dev/null 2>&1 && return 0
 		sleep 0.1
 	done
@@ -100,18 +139,23 @@ tun_name = ntm0
 log_level = debug
 [dns]
 listen = 127.0.0.153:53
+[ipc]
+# Namespaces share the file system: one socket file per node.
+path = ipc://$WORK/$fqdn.ipc
 [admin]
 listen = 127.0.0.1:47881
 token_file = $WORK/admin.token
 CONF
 	topo_bg "$ns" "$WORK/$fqdn.log" "$BUILD/nodeagent/ntm-noded" -f -c "$WORK/$fqdn.conf"
+	# shellcheck disable=SC2034 # read by the test scripts
+	SYS_NODE_PID[$ns]=$TOPO_BG_PID
 	sys_wait_http "$ns" 47881 || { cat "$WORK/$fqdn.log"; return 1; }
 }
 
 # sys_wait_registered NS: waits up to 5 s for the node agent in NS to register.
 sys_wait_registered() {
-	local i
-	for i in $(seq 50); do
+	local _
+	for _ in $(seq 50); do
 		sys_admin "$1" 47881 GET /v1/status | grep -q '"registered": *true' && return 0
 		sleep 0.1
 	done
@@ -121,4 +165,178 @@ sys_wait_registered() {
 # sys_vip NS: prints the VIP of the node agent in NS.
 sys_vip() {
 	sys_admin "$1" 47881 GET /v1/status | jq -r .vip
+}
+
+# sys_wait_for TIMEOUT_S CMD...: runs CMD every 0.1 s until it succeeds or
+# TIMEOUT_S seconds passed. Fails on the timeout.
+sys_wait_for() {
+	local deadline=$((SECONDS + $1))
+	shift
+
+	while ! "$@"; do
+		((SECONDS < deadline)) || return 1
+		sleep 0.1
+	done
+}
+
+# sys_wait_pid PID TIMEOUT_S: waits for a child process to exit and returns
+# its exit status, or 124 when it still runs after TIMEOUT_S seconds.
+sys_wait_pid() {
+	local deadline=$((SECONDS + $2))
+
+	while kill -0 "$1" 2>/dev/null && ! _sys_zombie "$1"; do
+		((SECONDS < deadline)) || return 124
+		sleep 0.1
+	done
+	wait "$1"
+}
+
+_sys_zombie() {
+	local stat
+
+	read -r stat <"/proc/$1/stat" 2>/dev/null || return 1
+	stat=${stat##*) }
+	[[ ${stat:0:1} == Z ]]
+}
+
+# sys_status NS [JQ_FILTER]: prints the node agent's GET /v1/status in NS,
+# or the result of JQ_FILTER on it (raw output).
+sys_status() {
+	sys_admin "$1" 47881 GET /v1/status | jq -r "${2:-.}"
+}
+
+# sys_tunnel NS PEER_FQDN [FIELD]: prints the tunnel object to PEER_FQDN
+# from GET /v1/tunnels in NS, or one FIELD of it (raw output).
+sys_tunnel() {
+	sys_admin "$1" 47881 GET /v1/tunnels |
+		jq -r --arg peer "$2" --arg field "${3-}" \
+			'.tunnels[] | select(.peer_fqdn == $peer) |
+			 if $field == "" then tojson else .[$field] end'
+}
+
+# sys_dropped NS REASON: prints the node agent's drop counter REASON
+# (malformed, auth_failed, replayed...) from /v1/status in NS.
+sys_dropped() {
+	sys_status "$1" ".dropped.$2"
+}
+
+# sys_tunnel_up NS PEER_FQDN: succeeds when the tunnel to PEER_FQDN is up.
+sys_tunnel_up() {
+	[[ $(sys_tunnel "$1" "$2" state) == up ]]
+}
+
+# sys_dc_record FQDN [FIELD]: prints the DC's record of FQDN, or one FIELD.
+sys_dc_record() {
+	sys_admin "$DC_NS" 47880 GET "/v1/records/$1" | jq -r --arg field "${2-}" \
+		'if $field == "" then tojson else .[$field] end'
+}
+
+# sys_ping NS VIP: three pings from NS to VIP; every one must be answered.
+# The output goes to ping.log in the work directory.
+sys_ping() {
+	echo "== ping $1 -> $2" >>"$WORK/ping.log"
+	topo_exec "$1" ping -n -c 3 -i 0.2 -W 2 "$2" >>"$WORK/ping.log" 2>&1
+}
+
+# sys_make_file PATH MIB: writes MIB MiB of random bytes to PATH.
+sys_make_file() {
+	head -c "$(($2 * 1024 * 1024))" /dev/urandom >"$1"
+}
+
+# sys_same_file A B: succeeds when both files exist and have the same
+# SHA-256 digest.
+sys_same_file() {
+	local a b
+
+	[[ -f $1 && -f $2 ]] || return 1
+	a=$(sha256sum <"$1") || return 1
+	b=$(sha256sum <"$2") || return 1
+	[[ $a == "$b" ]]
+}
+
+# sys_listening NS PORT: succeeds when a TCP socket listens on PORT in NS.
+sys_listening() {
+	[[ -n $(topo_exec "$1" ss -Hltn "sport = :$2") ]]
+}
+
+# sys_tcp_receive NS VIP PORT OUT: starts a TCP receiver in NS on VIP:PORT
+# that writes one connection's bytes to OUT, and waits until it listens.
+# Sets SYS_RECEIVER_PID.
+sys_tcp_receive() {
+	local ns=$1 vip=$2 port=$3 out=$4
+
+	topo_bg "$ns" "$WORK/socat.log" socat -u \
+		"TCP-LISTEN:$port,bind=$vip,reuseaddr" "OPEN:$out,creat,trunc" || return
+	SYS_RECEIVER_PID=$TOPO_BG_PID
+	sys_wait_for 5 sys_listening "$ns" "$port"
+}
+
+# sys_tcp_send_bg NS VIP PORT FILE: starts sending FILE from NS to VIP:PORT
+# over TCP in the background. Sets SYS_SENDER_PID.
+sys_tcp_send_bg() {
+	topo_bg "$1" "$WORK/socat.log" socat -u "OPEN:$4" "TCP:$2:$3" || return
+	SYS_SENDER_PID=$TOPO_BG_PID
+}
+
+# sys_tcp_transfer FROM_NS TO_NS TO_VIP FILE [TIMEOUT_S]: sends FILE over
+# TCP from FROM_NS to TO_VIP in TO_NS (default timeout 30 s) and succeeds
+# when the received copy is byte-identical.
+sys_tcp_transfer() {
+	local from=$1 to=$2 vip=$3 file=$4 timeout=${5:-30}
+	local out=$WORK/received.$RANDOM port=5001
+
+	if ! sys_tcp_receive "$to" "$vip" "$port" "$out"; then
+		echo "# no TCP receiver listens on $vip:$port in $to" >&2
+		return 1
+	fi
+	sys_tcp_send_bg "$from" "$vip" "$port" "$file" || return
+	sys_tcp_finish "$file" "$out" "$timeout"
+}
+
+# sys_tcp_finish FILE OUT TIMEOUT_S: waits for the sender and the receiver
+# of a transfer and compares FILE with the received OUT, which it removes
+# when they match. Explains a failure on stderr.
+sys_tcp_finish() {
+	local file=$1 out=$2 status
+
+	sys_wait_pid "$SYS_SENDER_PID" "$3"
+	status=$?
+	if ((status != 0)); then
+		echo "# TCP sender exited with status $status (124: still running after $3 s)" >&2
+		kill "$SYS_SENDER_PID" "$SYS_RECEIVER_PID" 2>/dev/null
+		return 1
+	fi
+	sys_wait_pid "$SYS_RECEIVER_PID" 5
+	status=$?
+	if ((status != 0)); then
+		echo "# TCP receiver exited with status $status (124: still running after 5 s)" >&2
+		kill "$SYS_RECEIVER_PID" 2>/dev/null
+		return 1
+	fi
+	if ! sys_same_file "$file" "$out"; then
+		echo "# received $(sys_file_size "$out") of $(sys_file_size "$file") bytes, and they differ" >&2
+		return 1
+	fi
+	rm -f -- "$out"
+}
+
+# sys_equal EXPECTED ACTUAL: succeeds when both strings are equal, and
+# otherwise prints both on stderr.
+sys_equal() {
+	[[ $1 == "$2" ]] && return 0
+	echo "# expected '$1', got '$2'" >&2
+	return 1
+}
+
+# sys_greater ACTUAL MIN: succeeds when the integer ACTUAL is greater than
+# MIN, and otherwise prints both on stderr.
+sys_greater() {
+	[[ $1 =~ ^[0-9]+$ ]] && (($1 > $2)) && return 0
+	echo "# expected a number greater than $2, got '$1'" >&2
+	return 1
+}
+
+# sys_file_size FILE: prints the size of FILE in bytes, 0 when missing.
+sys_file_size() {
+	stat -c %s -- "$1" 2>/dev/null || echo 0
 }
