@@ -349,7 +349,7 @@ static void peer_tick(struct nd *nd, struct nd_peer *p, uint64_t now)
 		if (nd_hs_retry(nd, p) == 0)
 			return;
 		if (p->route == NTM__ROUTE_CASE__ROUTE_CASE_SAME_NAT && !p->exclude_private) {
-			log_info("peer %s: no answer on its private addresses; asking the DC for "
+			log_info("peer %s: no Tunnel Response on its private addresses; asking the DC for "
 				 "the path between different NATs", p->fqdn);
 			p->exclude_private = true;
 			peer_request_direction(nd, p, true);

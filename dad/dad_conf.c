@@ -1,0 +1,85 @@
+/* Configuration of ntm-dad; dad/ntm-dad.conf.example documents it. */
+#include <stdio.h>
+#include <string.h>
+
+#include "dad_conf.h"
+#include "ntm_conf.h"
+
+#define OPT(sec, nam, typ, field, lo, hi, def, hlp) \
+	{ sec, nam, typ, offsetof(struct dad_config, field), lo, hi, def, hlp }
+
+static const struct ntm_conf_option dad_options[] = {
+	OPT("dad", "lan_interface", NTM_CONF_STRING, lan_interface, 0, 0, NULL,
+	    "the home LAN interface, for example 'eth0'"),
+	OPT("dad", "lan_address", NTM_CONF_ENDPOINT, lan_address, 1, 0, NULL,
+	    "the Agent's address on the home LAN; connections to servers come from it"),
+	OPT("dad", "tun_interface", NTM_CONF_STRING, tun_interface, 0, 0, "ntm0",
+	    "ntm-noded's TUN device, where players' connections arrive"),
+	OPT("dad", "vip_count", NTM_CONF_UINT, vip_count, 1, 128, "16",
+	    "VIPs to ask the DC for: one per home media server"),
+	OPT("dad", "state_file", NTM_CONF_STRING, state_file, 0, 0, "/var/lib/ntm/dad-servers.json",
+	    "file keeping each server's VIP across restarts"),
+	OPT("dad", "allow", NTM_CONF_STRING, allow, 0, 0, NULL,
+	    "comma-separated node FQDNs or domains whose nodes may use the Agent"),
+	OPT("dad", "noded_ipc", NTM_CONF_STRING, noded_ipc, 0, 0, "ipc:///run/ntm/noded.ipc",
+	    "ZeroMQ endpoint of ntm-noded on this host"),
+	OPT("dad", "ssdpd_ipc", NTM_CONF_STRING, ssdpd_ipc, 0, 0, "ipc:///run/ntm/ssdpd.ipc",
+	    "ZeroMQ endpoint of ntm-ssdpd (home mode) on this host"),
+	OPT("dad", "proxy_port", NTM_CONF_UINT, proxy_port, 1, 65535, "47890",
+	    "TCP port the translating proxy listens on (players never see it)"),
+	OPT("dad", "max_connections", NTM_CONF_UINT, max_connections, 1, 4096, "256",
+	    "proxied connections at once; more are refused with 503"),
+	OPT("dad", "log_level", NTM_CONF_LOG_LEVEL, log_level, 0, 0, "info",
+	    "error, warning, info or debug"),
+	OPT("admin", "listen", NTM_CONF_ENDPOINT, admin_listen, DAD_ADMIN_DEFAULT_PORT, 0,
+	    "127.0.0.1:47883", "TCP address and port of the admin HTTP API"),
+	OPT("admin", "token_file", NTM_CONF_STRING, admin_token_file, 0, 0, NULL,
+	    "file whose first line is the admin API bearer token (mode 0600)"),
+};
+
+static const struct ntm_conf_schema dad_schema = {
+	.options = dad_options,
+	.n_options = sizeof(dad_options) / sizeof(dad_options[0]),
+};
+
+static int parse_allow(struct dad *dad, const char *path, char *err, size_t err_size)
+{
+	char copy[NTM_CONF_ERR_MAX];
+	char *save = NULL;
+
+	snprintf(copy, sizeof(copy), "%s", dad->cfg.allow);
+	dad->n_allow = 0;
+	for (char *tok = strtok_r(copy, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+		if (!ntm_msg_fqdn_valid(tok) || dad->n_allow == DAD_MAX_ALLOW) {
+			snprintf(err, err_size, "%s: [dad] allow: '%s' is not a lower-case FQDN or "
+				 "domain, or more than %d entries", path, tok, DAD_MAX_ALLOW);
+			return -1;
+		}
+		snprintf(dad->allow[dad->n_allow++], sizeof(dad->allow[0]), "%s", tok);
+	}
+	if (dad->n_allow == 0) {
+		snprintf(err, err_size, "%s: [dad] allow is empty; name the nodes or domains "
+			 "whose players may use the Agent", path);
+		return -1;
+	}
+	return 0;
+}
+
+int dad_conf_load(struct dad *dad, const char *path, char *err, size_t err_size)
+{
+	memset(&dad->cfg, 0, sizeof(dad->cfg));
+	if (ntm_conf_load(path, &dad_schema, &dad->cfg, err, err_size) < 0)
+		return -1;
+	if (strlen(dad->cfg.tun_interface) >= IFNAMSIZ) {
+		snprintf(err, err_size, "%s: [dad] tun_interface is longer than %d characters",
+			 path, IFNAMSIZ - 1);
+		return -1;
+	}
+	return parse_allow(dad, path, err, err_size);
+}
+
+void dad_conf_free(struct dad *dad)
+{
+	ntm_conf_free(&dad_schema, &dad->cfg);
+	memset(&dad->cfg, 0, sizeof(dad->cfg));
+}
