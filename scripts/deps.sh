@@ -13,7 +13,7 @@ NTM_DEPS=(
 	libmicrohttpd-dev libsqlite3-dev libsodium-dev libjansson-dev
 	libinih-dev libmnl-dev libcmocka-dev
 	curl jq python3 iproute2 iptables nftables sqlite3 procps socat iputils-ping
-	bind9-dnsutils
+	bind9-dnsutils libnftables-dev libhttp-parser-dev
 )
 
 # Top of the source tree, found from this file's location so callers may run
