@@ -623,6 +623,10 @@ topo_default_route() {
 # fully-random", the same kernel flag as iptables MASQUERADE
 # --random-fully), which makes it behave like a symmetric NAT towards STUN
 # and hole punching. Calling it again for OUT_IF replaces the rule.
+# Like a home router's firewall, it drops new UDP flows from OUT_IF to the
+# router itself. Without that, Linux confirms a conntrack entry for an
+# unsolicited punching probe that reaches the router, and that entry then
+# takes the port the NAT needs for the local host's own outgoing mapping.
 topo_nat() {
 	local fn=topo_nat router=${1-} out_if=${2-} mode=${3-} flags=
 
@@ -643,6 +647,9 @@ topo_nat() {
 		add chain inet $_TOPO_NFT_TABLE nat_$out_if { type nat hook postrouting priority srcnat; }
 		flush chain inet $_TOPO_NFT_TABLE nat_$out_if
 		add rule inet $_TOPO_NFT_TABLE nat_$out_if oifname "$out_if" masquerade$flags
+		add chain inet $_TOPO_NFT_TABLE in_$out_if { type filter hook input priority filter; }
+		flush chain inet $_TOPO_NFT_TABLE in_$out_if
+		add rule inet $_TOPO_NFT_TABLE in_$out_if iifname "$out_if" ct state new meta l4proto udp drop
 	EOF
 }
 
