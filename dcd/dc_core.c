@@ -396,8 +396,11 @@ static void handle_registration(struct dc *dc, struct dc_session *s, uint64_t re
 		ntm_replay_reset(&s->window, counter);
 	s->registered = true;
 	dc->registrations++;
-	persist(dc, s, counter);
+	/* Answer before the synchronous write: a node re-registering after a
+	 * move should not wait for the disk. A crash in between loses only this
+	 * change, and the node registers again after the restart anyway. */
 	send_registration_response(dc, s, request_id);
+	persist(dc, s, counter);
 }
 
 static void handle_keepalive(struct dc *dc, struct dc_session *s, uint64_t request_id,
@@ -407,11 +410,9 @@ static void handle_keepalive(struct dc *dc, struct dc_session *s, uint64_t reque
 	Ntm__KeepAliveAck ack = NTM__KEEP_ALIVE_ACK__INIT;
 	Ntm__Endpoint observed = NTM__ENDPOINT__INIT;
 
-	if (moved) {
-		/* A NAT rebinding: the node cannot see it, so the DC follows it. */
+	/* A NAT rebinding: the node cannot see it, so the DC follows it. */
+	if (moved)
 		s->node.behind_nat = !endpoint_reported(&s->node, &s->node.observed);
-		persist(dc, s, counter);
-	}
 	ntm_msg_endpoint_set(&observed, &s->node.observed);
 	ack.observed = &observed;
 	env.protocol_version = NTM_PROTOCOL_VERSION;
@@ -419,6 +420,8 @@ static void handle_keepalive(struct dc *dc, struct dc_session *s, uint64_t reque
 	env.body_case = NTM__ENVELOPE__BODY_KEEP_ALIVE_ACK;
 	env.keep_alive_ack = &ack;
 	dc_send(dc, s, &env);
+	if (moved)
+		persist(dc, s, counter);
 }
 
 static void handle_pool_request(struct dc *dc, struct dc_session *s, uint64_t request_id,

@@ -245,6 +245,15 @@ static int deliver_to_peer(struct dc *dc, struct dc_session *local, const char *
 	return dc_fed_direct(dc, domain, key, rd);
 }
 
+static void send_peer_direction(struct dc *dc, struct dc_session *s, struct dc_session *local,
+				const char *domain, const struct dc_node *peer,
+				const Ntm__RouteDirection *rd)
+{
+	if (deliver_to_peer(dc, local, domain, peer->key, rd) < 0)
+		log_warn("node %s -> %s: cannot deliver the Route Direction to the peer",
+			 s->node.fqdn, peer->fqdn);
+}
+
 static bool check_peer(struct dc *dc, struct dc_session *s, uint64_t request_id,
 		       const struct dc_node *peer, bool found)
 {
@@ -308,8 +317,11 @@ void dc_handle_direction_request(struct dc *dc, struct dc_session *s, uint64_t r
 		 (unsigned long long)direction_id);
 	dc->directions++;
 
+	/* The responder's Route Direction goes first, so it usually arrives
+	 * before the initiator's Tunnel Request does. */
+	if (route.requester_initiates)
+		send_peer_direction(dc, s, local, domain, &peer, &to_peer.rd);
 	dc_direct_local(dc, s, request_id, &to_requester.rd, NULL, NULL);
-	if (deliver_to_peer(dc, local, domain, peer.key, &to_peer.rd) < 0)
-		log_warn("node %s -> %s: cannot deliver the Route Direction to the peer",
-			 s->node.fqdn, peer.fqdn);
+	if (!route.requester_initiates)
+		send_peer_direction(dc, s, local, domain, &peer, &to_peer.rd);
 }

@@ -91,6 +91,8 @@ struct nd_peer {
 	Ntm__RouteCase route;
 	bool initiator;
 	uint64_t direction_id;
+	uint64_t seen_directions[4];       /* acted on already: retransmissions are ignored */
+	unsigned seen_next;
 	struct ntm_endpoint try_eps[NTM_MAX_LOCAL_ENDPOINTS];
 	size_t n_try;
 	struct ntm_endpoint punch_ep;
@@ -183,12 +185,24 @@ struct nd {
 
 	/* mobility */
 	bool addrs_dirty;
+	bool reregister_for_move;               /* the pending registration follows a move */
+	bool move_pending;                      /* a move whose tunnels are not re-created yet */
 	uint64_t move_us;                       /* monotonic us of the last netlink event */
 	uint64_t last_recreate_us;              /* move to first packet on the new path */
 	uint64_t moves;
 
 	uint64_t drops[ND_DROP_COUNT];
 	struct ntm_ratelimit drop_log;
+
+	/* Control packets from keys not known yet, kept briefly: a Tunnel
+	 * Request can overtake the Route Direction that introduces its sender. */
+	struct nd_early {
+		uint8_t pkt[NTM_CTL_MAX_PACKET];
+		size_t len;
+		struct ntm_endpoint from;
+		uint64_t at_ms;
+	} early[4];
+	unsigned early_next;
 };
 
 /* nd_dc.c: the DC session */
@@ -216,6 +230,8 @@ struct nd_peer *nd_peer_connect(struct nd *nd, const char *fqdn, const struct nt
 void nd_peer_route_direction(struct nd *nd, uint64_t request_id, const Ntm__RouteDirection *rd);
 void nd_peer_handle_control(struct nd *nd, const uint8_t *pkt, size_t len,
 			    const struct ntm_endpoint *from, const uint8_t *sender);
+/* Processes the kept early packets of a peer that just became known. */
+void nd_peer_replay_early(struct nd *nd, const uint8_t key[NTM_KEY_LEN]);
 void nd_peer_tick(struct nd *nd);
 /* Re-creates every tunnel after this node moved. */
 void nd_peer_recreate_all(struct nd *nd);

@@ -259,8 +259,11 @@ static void handle_registered(struct nd *nd, const Ntm__RegistrationResponse *re
 		 ntm_endpoint_str(&nd->observed, ep, sizeof(ep)),
 		 nd->behind_nat ? " (behind NAT)" : "");
 	configure_tun(nd);
-	if (!first)
+	/* Only a registration that follows a move re-creates the tunnels: after a
+	 * DC restart the tunnels still work as they are. */
+	if (!first && nd->reregister_for_move)
 		nd_peer_recreate_all(nd);
+	nd->reregister_for_move = false;
 }
 
 static void handle_error(struct nd *nd, uint64_t request_id, const Ntm__Error *e)

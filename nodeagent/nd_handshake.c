@@ -121,8 +121,10 @@ static void session_install(struct nd *nd, struct nd_peer *p, const struct ntm_s
 		p->handovers++;
 	if (p->state != ND_PEER_UP)
 		p->setup_us = ntm_now_us() - p->trigger_us;
-	if (nd->move_us && !nd->last_recreate_us)
+	if (nd->move_pending) {
 		nd->last_recreate_us = ntm_now_us() - nd->move_us;
+		nd->move_pending = false;
+	}
 	p->state = ND_PEER_UP;
 	log_info("peer %s: tunnel up via %s%s", p->fqdn,
 		 ntm_endpoint_str(from, ep, sizeof(ep)), moved ? " (new path)" : "");
@@ -227,6 +229,40 @@ static void dispatch(struct nd *nd, struct nd_peer *p, const Ntm__Envelope *env,
 	}
 }
 
+#define ND_EARLY_MS 1000
+
+static void keep_early(struct nd *nd, const uint8_t *pkt, size_t len,
+		       const struct ntm_endpoint *from)
+{
+	struct nd_early *e = &nd->early[nd->early_next++ % 4];
+
+	if (len > sizeof(e->pkt))
+		return;
+	memcpy(e->pkt, pkt, len);
+	e->len = len;
+	e->from = *from;
+	e->at_ms = ntm_now_ms();
+}
+
+void nd_peer_replay_early(struct nd *nd, const uint8_t key[NTM_KEY_LEN])
+{
+	uint64_t now = ntm_now_ms();
+	const uint8_t *sender;
+
+	for (size_t i = 0; i < 4; i++) {
+		struct nd_early *e = &nd->early[i];
+
+		if (e->len == 0 || now - e->at_ms > ND_EARLY_MS ||
+		    ntm_ctl_sender(e->pkt, e->len, &sender) != NTM_CODEC_OK ||
+		    memcmp(sender, key, NTM_KEY_LEN) != 0)
+			continue;
+		size_t len = e->len;
+
+		e->len = 0;
+		nd_peer_handle_control(nd, e->pkt, len, &e->from, key);
+	}
+}
+
 void nd_peer_handle_control(struct nd *nd, const uint8_t *pkt, size_t len,
 			    const struct ntm_endpoint *from, const uint8_t *sender)
 {
@@ -237,8 +273,11 @@ void nd_peer_handle_control(struct nd *nd, const uint8_t *pkt, size_t len,
 	enum ntm_msg_status mst;
 	struct nd_peer *p = nd_peer_by_key(nd, sender);
 
-	/* Only peers the DC told us about: no state for anyone else. */
+	/* Only peers the DC told us about. A packet from an unknown key is kept
+	 * for a second in a fixed four-slot ring, nothing more: its Route
+	 * Direction may be on its way. */
 	if (!p) {
+		keep_early(nd, pkt, len, from);
 		nd_drop(nd, from, ND_DROP_UNKNOWN_SENDER, "control packet from an unknown key");
 		return;
 	}

@@ -47,16 +47,12 @@ static void log_addresses(const struct nd *nd)
 	log_info("addresses changed, now: %s", nd->n_local_addrs ? line : "(none)");
 }
 
-/* Acts on a move: re-register with the DC and, in parallel, re-handshake
- * straight to each peer (enough when the peer is not behind a filtering
- * NAT; otherwise the Route Direction after the registration does it). */
-static void on_move(struct nd *nd)
+/* Re-registers with the DC and, in parallel, re-handshakes straight to each
+ * peer (enough when the peer is not behind a filtering NAT; otherwise the
+ * Route Direction after the registration does it). */
+static void resend(struct nd *nd)
 {
-	nd->moves++;
-	nd->last_recreate_us = 0;
-	log_addresses(nd);
-	if (nd->n_local_addrs == 0)
-		return;   /* no network: wait for the next event */
+	nd->reregister_for_move = true;
 	nd_dc_register(nd);
 	for (size_t i = 0; i < nd->n_peers; i++) {
 		struct nd_peer *p = nd->peers[i];
@@ -66,13 +62,33 @@ static void on_move(struct nd *nd)
 	}
 }
 
+/* Acts on a move to a network with at least one address. */
+static void on_move(struct nd *nd)
+{
+	log_addresses(nd);
+	if (nd->n_local_addrs == 0)
+		return;   /* no network: wait for the next event */
+	nd->moves++;
+	nd->last_recreate_us = 0;
+	nd->move_pending = true;
+	resend(nd);
+}
+
 static void on_change(void *arg)
 {
 	struct nd *nd = arg;
 
-	nd->move_us = ntm_now_us();
-	if (nd_mobility_refresh(nd))
+	if (nd_mobility_refresh(nd)) {
+		nd->move_us = ntm_now_us();
 		on_move(nd);
+		return;
+	}
+	/* A route that appears after the address (as DHCP clients add them)
+	 * makes the packets sent at the address change deliverable now. */
+	if (nd->move_pending && nd->last_recreate_us == 0) {
+		nd->move_us = ntm_now_us();
+		resend(nd);
+	}
 }
 
 static void on_netlink(struct ntm_loop *loop, int fd, short revents, void *arg)

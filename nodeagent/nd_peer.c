@@ -309,11 +309,20 @@ static void take_endpoints(struct nd_peer *p, const Ntm__RouteDirection *rd)
 		p->try_eps[p->n_try++] = p->punch_ep;
 }
 
+static bool direction_seen(const struct nd_peer *p, uint64_t direction_id)
+{
+	for (size_t i = 0; i < sizeof(p->seen_directions) / sizeof(p->seen_directions[0]); i++) {
+		if (p->seen_directions[i] == direction_id)
+			return true;
+	}
+	return false;
+}
+
 void nd_peer_route_direction(struct nd *nd, uint64_t request_id, const Ntm__RouteDirection *rd)
 {
 	struct nd_peer *p = nd_peer_by_key(nd, rd->peer->node_key.data);
 
-	if (p && p->direction_id == rd->direction_id)
+	if (p && direction_seen(p, rd->direction_id))
 		return;   /* a retransmission: already acted on */
 	if (!p) {
 		p = peer_new(nd);
@@ -326,6 +335,7 @@ void nd_peer_route_direction(struct nd *nd, uint64_t request_id, const Ntm__Rout
 	}
 	nd_dc_cancel_requests(nd, p);
 	p->direction_id = rd->direction_id;
+	p->seen_directions[p->seen_next++ % 4] = rd->direction_id;
 	p->route = rd->route;
 	p->initiator = rd->role == NTM__TUNNEL_ROLE__TUNNEL_ROLE_INITIATOR;
 	take_endpoints(p, rd);
@@ -339,6 +349,7 @@ void nd_peer_route_direction(struct nd *nd, uint64_t request_id, const Ntm__Rout
 		nd_hs_initiate(nd, p);
 	else if (p->punch_ep.ip.len != 0)
 		nd_hs_probe(nd, p, &p->punch_ep);
+	nd_peer_replay_early(nd, p->key);
 }
 
 /* Handshake timers of one peer: retransmit, fall back, or give up. */

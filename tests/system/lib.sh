@@ -45,6 +45,14 @@ check() {
 	if "$@"; then ok "$name"; else not_ok "$name"; fi
 }
 
+# require NAME CMD...: like check, but a failure ends the test at once
+# with the summary, for steps that every later check depends on.
+require() {
+	check "$@" && return 0
+	sys_summary
+	exit 1
+}
+
 # sys_summary: prints the closing count line and fails when a check failed.
 # After a failure it first prints the end of every daemon log to stderr.
 sys_summary() {
@@ -101,8 +109,9 @@ sys_dc_start() {
 # waits up to 5 s for it to exit.
 sys_dc_kill() {
 	kill -"${1:-KILL}" "$DC_PID" 2>/dev/null || return
-	sys_wait_pid "$DC_PID" 5
-	return 0
+	# Without the redirection bash reports the killed job on stderr.
+	sys_wait_pid "$DC_PID" 5 2>/dev/null
+	! kill -0 "$DC_PID" 2>/dev/null
 }
 
 # sys_wait_http NS PORT: waits up to 5 s for /healthz on 127.0.0.1:PORT in NS.
@@ -231,8 +240,8 @@ sys_dc_record() {
 		'if $field == "" then tojson else .[$field] end'
 }
 
-# sys_ping NS VIP: three pings from NS to VIP; every one must be answered.
-# The output goes to ping.log in the work directory.
+# sys_ping NS VIP: sends three pings from NS to VIP and succeeds when each
+# gets a reply. The output goes to ping.log in the work directory.
 sys_ping() {
 	echo "== ping $1 -> $2" >>"$WORK/ping.log"
 	topo_exec "$1" ping -n -c 3 -i 0.2 -W 2 "$2" >>"$WORK/ping.log" 2>&1
@@ -334,6 +343,42 @@ sys_greater() {
 	[[ $1 =~ ^[0-9]+$ ]] && (($1 > $2)) && return 0
 	echo "# expected a number greater than $2, got '$1'" >&2
 	return 1
+}
+
+# sys_less ACTUAL MAX: succeeds when the integer ACTUAL is less than MAX,
+# and otherwise prints both on stderr.
+sys_less() {
+	[[ $1 =~ ^[0-9]+$ ]] && (($1 < $2)) && return 0
+	echo "# expected a number less than $2, got '$1'" >&2
+	return 1
+}
+
+# sys_stop_daemons: stops the DC and every node agent with SIGTERM and
+# succeeds when each exits with status 0 within 10 s. A sanitizer build
+# reports leaks at this exit, and fails it.
+sys_stop_daemons() {
+	local pid status failed=0
+	local -a pids=("${SYS_NODE_PID[@]}")
+
+	[[ -n ${DC_PID-} ]] && pids+=("$DC_PID")
+	for pid in "${pids[@]}"; do
+		kill -0 "$pid" 2>/dev/null && kill -TERM "$pid"
+	done
+	for pid in "${pids[@]}"; do
+		sys_wait_pid "$pid" 10 2>/dev/null
+		status=$?
+		if ((status != 0)); then
+			echo "# process $pid exited with status $status (124: still running after 10 s)" >&2
+			failed=1
+		fi
+	done
+	return "$failed"
+}
+
+# sys_no_sanitizer_reports: succeeds when no daemon log in the work
+# directory contains an AddressSanitizer, LeakSanitizer or UBSan report.
+sys_no_sanitizer_reports() {
+	! grep -H -m 3 -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$WORK"/*.log >&2
 }
 
 # sys_file_size FILE: prints the size of FILE in bytes, 0 when missing.
