@@ -20,6 +20,7 @@
 #include "ntm_replay.h"
 
 #define DC_MAX_FED_PEERS 32
+#define DC_MAX_RELAYS 8
 #define DC_DEFAULT_PORT 47800
 #define DC_FED_DEFAULT_PORT 47810
 #define DC_ADMIN_DEFAULT_PORT 47880
@@ -27,6 +28,13 @@
 struct dc_fed_peer_conf {
 	char domain[NTM_FQDN_MAX + 1];
 	struct ntm_endpoint endpoint;
+	uint8_t key[NTM_KEY_LEN];
+	bool has_endpoint, has_key;
+};
+
+struct dc_relay_conf {
+	char name[64];
+	struct ntm_endpoint endpoint;     /* the RS's allocation socket */
 	uint8_t key[NTM_KEY_LEN];
 	bool has_endpoint, has_key;
 };
@@ -45,6 +53,8 @@ struct dc_config {
 	char *fed_listen;   /* "" when federation is off */
 	struct dc_fed_peer_conf peers[DC_MAX_FED_PEERS];
 	size_t n_peers;
+	struct dc_relay_conf relays[DC_MAX_RELAYS];
+	size_t n_relays;
 };
 
 /* In-memory companion of one enrolled node: its control keys and session. */
@@ -74,6 +84,7 @@ enum dc_drop {
 struct dc_pending;
 struct dc_fed;
 struct dc_fed_query;
+struct dc_relays;
 
 struct dc {
 	struct dc_config cfg;
@@ -83,6 +94,7 @@ struct dc {
 	struct ntm_loop *loop;
 	struct ntm_admin *admin;
 	struct dc_fed *fed;
+	struct dc_relays *relays;
 	int udp_fd;
 	uint64_t send_counter;
 
@@ -157,6 +169,9 @@ void dc_handle_direction_request(struct dc *dc, struct dc_session *s, uint64_t r
 				 const Ntm__DirectionRequest *req);
 void dc_handle_route_ack(struct dc *dc, struct dc_session *s, uint64_t direction_id);
 void dc_pending_tick(struct dc *dc);
+/* Directs a tunnel between two nodes of this DC again, as if a asked for b
+ * (an RS restarted and lost their relay session). */
+void dc_direct_pair(struct dc *dc, const uint8_t a[NTM_KEY_LEN], const uint8_t b[NTM_KEY_LEN]);
 void dc_pending_drop_key(struct dc *dc, const uint8_t key[NTM_KEY_LEN]);
 void dc_pending_free_all(struct dc *dc);
 

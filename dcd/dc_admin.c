@@ -5,6 +5,7 @@
 
 #include "dc.h"
 #include "dc_federation.h"
+#include "dc_relay.h"
 #include "ntm_admin.h"
 #include "ntm_msg.h"
 
@@ -210,6 +211,7 @@ static unsigned revoke(const struct ntm_admin_request *req, json_t **resp, void 
 	if (dc_store_revoke(dc->store, node.key) != DC_STORE_OK)
 		return ntm_admin_error(resp, 500, "internal", "could not store the revocation");
 	dc_session_revoke(dc, node.key);
+	dc_relay_release_key(dc, node.key);
 	log_info("admin %s: revoked node %s", req->peer, fqdn);
 	*resp = json_pack("{s:s}", "revoked", fqdn);
 	return 200;
@@ -218,6 +220,12 @@ static unsigned revoke(const struct ntm_admin_request *req, json_t **resp, void 
 static unsigned federation(const struct ntm_admin_request *req, json_t **resp, void *arg)
 {
 	*resp = json_pack("{s:o}", "peers", dc_fed_to_json(arg));
+	return 200;
+}
+
+static unsigned relays(const struct ntm_admin_request *req, json_t **resp, void *arg)
+{
+	*resp = json_pack("{s:o}", "relays", dc_relay_to_json(arg));
 	return 200;
 }
 
@@ -249,7 +257,8 @@ int dc_admin_start(struct dc *dc, char *err, size_t err_size)
 	    ntm_admin_route(dc->admin, "GET", "/v1/records/{id}", get_record, dc) < 0 ||
 	    ntm_admin_route(dc->admin, "POST", "/v1/nodes", enrol, dc) < 0 ||
 	    ntm_admin_route(dc->admin, "DELETE", "/v1/nodes/{fqdn}", revoke, dc) < 0 ||
-	    ntm_admin_route(dc->admin, "GET", "/v1/federation", federation, dc) < 0) {
+	    ntm_admin_route(dc->admin, "GET", "/v1/federation", federation, dc) < 0 ||
+	    ntm_admin_route(dc->admin, "GET", "/v1/relays", relays, dc) < 0) {
 		snprintf(err, err_size, "admin API: cannot register the routes");
 		return -1;
 	}

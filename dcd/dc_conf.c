@@ -94,11 +94,77 @@ static int peer_option(void *arg, const char *section, const char *name, const c
 	return -1;
 }
 
+static struct dc_relay_conf *relay_conf_get(struct dc_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_relays; i++) {
+		if (strcmp(cfg->relays[i].name, name) == 0)
+			return &cfg->relays[i];
+	}
+	if (cfg->n_relays == DC_MAX_RELAYS)
+		return NULL;
+
+	struct dc_relay_conf *r = &cfg->relays[cfg->n_relays++];
+
+	memset(r, 0, sizeof(*r));
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	return r;
+}
+
+/* Handles "[relay NAME]" sections: the allocation endpoint and public key of
+ * a Relay Server. */
+static int relay_option(struct dc_config *cfg, const char *section, const char *name,
+			const char *value, char *err, size_t err_size)
+{
+	const char *rs = section + strlen("relay");
+	struct dc_relay_conf *r;
+
+	while (*rs == ' ')
+		rs++;
+	if (*rs == '\0' || strlen(rs) >= sizeof(r->name)) {
+		snprintf(err, err_size, "invalid section [%s]: expected [relay NAME] with a name "
+			 "of 1 to 63 characters", section);
+		return -1;
+	}
+	r = relay_conf_get(cfg, rs);
+	if (!r) {
+		snprintf(err, err_size, "too many [relay] sections: at most %d", DC_MAX_RELAYS);
+		return -1;
+	}
+	if (strcmp(name, "endpoint") == 0 &&
+	    ntm_endpoint_parse(&r->endpoint, value, 47821) == 0) {
+		r->has_endpoint = true;
+		return 0;
+	}
+	if (strcmp(name, "public_key") == 0 && ntm_key_from_base64(r->key, value) == 0) {
+		r->has_key = true;
+		return 0;
+	}
+	if (strcmp(name, "endpoint") == 0 || strcmp(name, "public_key") == 0)
+		snprintf(err, err_size, "invalid value for [%s] %s: expected %s", section, name,
+			 name[0] == 'e' ? "IP:PORT of the RS's allocation socket, for example "
+					  "203.0.113.30:47821"
+					: "the RS's base64 public key (its key file's .pub)");
+	else
+		snprintf(err, err_size, "unknown option '%s' in [%s]; valid options: endpoint, "
+			 "public_key", name, section);
+	return -1;
+}
+
+static int dynamic_option(void *arg, const char *section, const char *name, const char *value,
+			  char *err, size_t err_size)
+{
+	if (strncmp(section, "relay", 5) == 0)
+		return relay_option(arg, section, name, value, err, err_size);
+	return peer_option(arg, section, name, value, err, err_size);
+}
+
+static const char *const dc_dynamic_prefixes[] = { "peer", "relay", NULL };
+
 static const struct ntm_conf_schema dc_schema = {
 	.options = dc_options,
 	.n_options = sizeof(dc_options) / sizeof(dc_options[0]),
-	.dynamic_section_prefix = "peer",
-	.dynamic_cb = peer_option,
+	.dynamic_section_prefixes = dc_dynamic_prefixes,
+	.dynamic_cb = dynamic_option,
 };
 
 static int check_peers(const struct dc_config *cfg, const char *path, char *err, size_t err_size)
@@ -114,6 +180,19 @@ static int check_peers(const struct dc_config *cfg, const char *path, char *err,
 		if (strcmp(p->domain, cfg->domain) == 0) {
 			snprintf(err, err_size, "%s: [peer %s] names this DC's own domain; list "
 				 "only other DCs as peers", path, p->domain);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int check_relays(const struct dc_config *cfg, const char *path, char *err,
+			size_t err_size)
+{
+	for (size_t i = 0; i < cfg->n_relays; i++) {
+		if (!cfg->relays[i].has_endpoint || !cfg->relays[i].has_key) {
+			snprintf(err, err_size, "%s: [relay %s] needs both 'endpoint = IP:PORT' and "
+				 "'public_key = BASE64'", path, cfg->relays[i].name);
 			return -1;
 		}
 	}
@@ -144,6 +223,8 @@ static int check_config(const struct dc_config *cfg, const char *path, char *err
 			 "IP:PORT, because peers deliver their answers there", path);
 		return -1;
 	}
+	if (check_relays(cfg, path, err, err_size) < 0)
+		return -1;
 	return check_peers(cfg, path, err, err_size);
 }
 

@@ -10,6 +10,7 @@
 
 #include "dc.h"
 #include "dc_federation.h"
+#include "dc_relay.h"
 #include "dc_route.h"
 #include "ntm_msg.h"
 #include "ntm_time.h"
@@ -288,40 +289,118 @@ static bool seen_request(struct dc_session *s, uint64_t request_id)
 	return false;
 }
 
-void dc_handle_direction_request(struct dc *dc, struct dc_session *s, uint64_t request_id,
-				 const Ntm__DirectionRequest *req)
+/* A direction waiting for its relay session. */
+struct direction_ctx {
+	uint8_t requester[NTM_KEY_LEN];
+	uint64_t request_id;
+	uint64_t direction_id;
+	struct dc_node peer;
+	char domain[NTM_FQDN_MAX + 1];
+	bool peer_local;
+	struct dc_route route;
+};
+
+/* Builds and sends both Route Directions; session is the relay session, or
+ * NULL for none. */
+static void send_directions(struct dc *dc, const struct direction_ctx *ctx,
+			    const Ntm__RelayDirection *session)
 {
 	static struct rd_build to_requester, to_peer;
-	struct dc_node peer;
-	struct dc_session *local = NULL;
-	char domain[NTM_FQDN_MAX + 1];
-	uint64_t direction_id;
+	Ntm__RelayDirection relay_req, relay_peer;
+	uint8_t cred_req[32], cred_peer[32];
+	struct dc_session *s = dc_session_find(dc, ctx->requester);
+	struct dc_session *local = ctx->peer_local ? dc_session_find(dc, ctx->peer.key) : NULL;
+	const struct dc_node *peer = local ? &local->node : &ctx->peer;
 
-	if (seen_request(s, request_id))
-		return;   /* its Route Direction is being retransmitted already */
-
-	bool found = find_peer(dc, req->peer_key.data, &peer, domain, sizeof(domain), &local);
-	if (!check_peer(dc, s, request_id, &peer, found))
-		return;
-
-	struct dc_route route = dc_route_decide(&s->node, &peer, req->exclude_private);
-
-	randombytes_buf(&direction_id, sizeof(direction_id));
-	build_rd(dc, &to_requester, direction_id, route, route.requester_initiates, &s->node,
-		 &peer, domain);
-	build_rd(dc, &to_peer, direction_id, route, !route.requester_initiates, &peer, &s->node,
-		 dc->cfg.domain);
-	log_info("node %s -> %s: route %s, %s initiates (direction %016llx)", s->node.fqdn,
-		 peer.fqdn, dc_route_case_str(route.route),
-		 route.requester_initiates ? s->node.fqdn : peer.fqdn,
-		 (unsigned long long)direction_id);
+	if (!s || (ctx->peer_local && !local))
+		return;   /* revoked while the relay was being allocated */
+	build_rd(dc, &to_requester, ctx->direction_id, ctx->route, ctx->route.requester_initiates,
+		 &s->node, peer, ctx->domain);
+	build_rd(dc, &to_peer, ctx->direction_id, ctx->route, !ctx->route.requester_initiates, peer,
+		 &s->node, dc->cfg.domain);
+	if (session) {
+		dc_relay_for_node(&relay_req, cred_req, session, s->node.key);
+		dc_relay_for_node(&relay_peer, cred_peer, session, peer->key);
+		to_requester.rd.relay = &relay_req;
+		to_peer.rd.relay = &relay_peer;
+	}
+	log_info("node %s -> %s: route %s%s, %s initiates (direction %016llx)", s->node.fqdn,
+		 peer->fqdn, dc_route_case_str(ctx->route.route), session ? " with relay" : "",
+		 ctx->route.requester_initiates ? s->node.fqdn : peer->fqdn,
+		 (unsigned long long)ctx->direction_id);
 	dc->directions++;
 
 	/* The responder's Route Direction goes first, so it usually arrives
 	 * before the initiator's Tunnel Request does. */
-	if (route.requester_initiates)
-		send_peer_direction(dc, s, local, domain, &peer, &to_peer.rd);
-	dc_direct_local(dc, s, request_id, &to_requester.rd, NULL, NULL);
-	if (!route.requester_initiates)
-		send_peer_direction(dc, s, local, domain, &peer, &to_peer.rd);
+	if (ctx->route.requester_initiates)
+		send_peer_direction(dc, s, local, ctx->domain, peer, &to_peer.rd);
+	dc_direct_local(dc, s, ctx->request_id, &to_requester.rd, NULL, NULL);
+	if (!ctx->route.requester_initiates)
+		send_peer_direction(dc, s, local, ctx->domain, peer, &to_peer.rd);
+	sodium_memzero(cred_req, sizeof(cred_req));
+	sodium_memzero(cred_peer, sizeof(cred_peer));
+}
+
+static void on_relay(struct dc *dc, const Ntm__RelayDirection *session, void *arg)
+{
+	struct direction_ctx *ctx = arg;
+
+	send_directions(dc, ctx, session);
+	free(ctx);
+}
+
+/* Between two NATs the tunnel starts on a relay while punching goes on, so
+ * nothing waits for the punch; without a relay the punch alone is tried. */
+static bool start_with_relay(struct dc *dc, const struct direction_ctx *ctx)
+{
+	struct direction_ctx *copy;
+
+	if (ctx->route.route != NTM__ROUTE_CASE__ROUTE_CASE_TWO_NATS || !dc_relay_available(dc))
+		return false;
+	copy = malloc(sizeof(*copy));
+	if (!copy)
+		return false;
+	*copy = *ctx;
+	if (dc_relay_allocate(dc, ctx->requester, ctx->peer.key, on_relay, copy) == 0)
+		return true;
+	free(copy);
+	return false;
+}
+
+void dc_handle_direction_request(struct dc *dc, struct dc_session *s, uint64_t request_id,
+				 const Ntm__DirectionRequest *req)
+{
+	struct direction_ctx ctx;
+	struct dc_session *local = NULL;
+
+	if (seen_request(s, request_id))
+		return;   /* its Route Direction is being retransmitted already */
+
+	memset(&ctx, 0, sizeof(ctx));
+	bool found = find_peer(dc, req->peer_key.data, &ctx.peer, ctx.domain, sizeof(ctx.domain),
+			       &local);
+	if (!check_peer(dc, s, request_id, &ctx.peer, found))
+		return;
+
+	memcpy(ctx.requester, s->node.key, NTM_KEY_LEN);
+	ctx.request_id = request_id;
+	ctx.peer_local = local != NULL;
+	ctx.route = dc_route_decide(&s->node, &ctx.peer, req->exclude_private);
+	randombytes_buf(&ctx.direction_id, sizeof(ctx.direction_id));
+	if (!start_with_relay(dc, &ctx))
+		send_directions(dc, &ctx, NULL);
+}
+
+void dc_direct_pair(struct dc *dc, const uint8_t a[NTM_KEY_LEN], const uint8_t b[NTM_KEY_LEN])
+{
+	Ntm__DirectionRequest req = NTM__DIRECTION_REQUEST__INIT;
+	struct dc_session *s = dc_session_find(dc, a);
+	uint64_t rid;
+
+	if (!s || !s->registered)
+		return;
+	req.peer_key.data = (uint8_t *)b;
+	req.peer_key.len = NTM_KEY_LEN;
+	randombytes_buf(&rid, sizeof(rid));
+	dc_handle_direction_request(dc, s, rid, &req);
 }

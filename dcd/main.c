@@ -9,6 +9,7 @@
 #include "dc.h"
 #include "dc_conf.h"
 #include "dc_federation.h"
+#include "dc_relay.h"
 #include "ntm_admin.h"
 #include "ntm_conf.h"
 #include "ntm_daemon.h"
@@ -31,9 +32,12 @@ static void warn_restart_needed(const struct dc_config *old, const struct dc_con
 	    memcmp(&old->vip_prefix, &new->vip_prefix, sizeof(old->vip_prefix)) != 0 ||
 	    !ntm_endpoint_equal(&old->admin_listen, &new->admin_listen) ||
 	    strcmp(old->fed_listen, new->fed_listen) != 0 || old->n_peers != new->n_peers ||
-	    memcmp(old->peers, new->peers, sizeof(old->peers)) != 0)
-		log_warn("reload: domain, listen addresses, key, database, vip_prefix and "
-			 "federation peers change only on restart; running with the old ones");
+	    memcmp(old->peers, new->peers, sizeof(old->peers)) != 0 ||
+	    old->n_relays != new->n_relays ||
+	    memcmp(old->relays, new->relays, sizeof(old->relays)) != 0)
+		log_warn("reload: domain, listen addresses, key, database, vip_prefix, "
+			 "federation peers and relays change only on restart; running with "
+			 "the old ones");
 }
 
 /* SIGHUP: re-reads the configuration and applies what can change at run time:
@@ -78,7 +82,8 @@ static int start(struct dc *dc, char *err, size_t err_size)
 		snprintf(err, err_size, "cannot set up signal handling");
 		return -1;
 	}
-	if (dc_core_start(dc, err, err_size) < 0 || dc_fed_start(dc, err, err_size) < 0)
+	if (dc_core_start(dc, err, err_size) < 0 || dc_fed_start(dc, err, err_size) < 0 ||
+	    dc_relay_start(dc, err, err_size) < 0)
 		return -1;
 	return dc_admin_start(dc, err, err_size);
 }
@@ -87,6 +92,7 @@ static void stop(struct dc *dc)
 {
 	if (dc->admin)
 		ntm_admin_stop(dc->admin);
+	dc_relay_stop(dc);
 	dc_fed_stop(dc);
 	dc_core_stop(dc);
 	if (dc->loop)

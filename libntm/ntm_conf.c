@@ -277,16 +277,26 @@ static ssize_t find_option(const struct ntm_conf_schema *schema, const char *sec
 	return -1;
 }
 
-/* True when the first word of section is the dynamic section prefix. */
+static bool first_word_is(const char *section, const char *prefix)
+{
+	size_t len = strlen(prefix);
+
+	return strncmp(section, prefix, len) == 0 && (section[len] == ' ' || section[len] == '\0');
+}
+
+/* True when the first word of section is one of the dynamic section prefixes. */
 static bool section_is_dynamic(const struct ntm_conf_schema *schema, const char *section)
 {
-	const char *prefix = schema->dynamic_section_prefix;
-	size_t len;
-
-	if (!prefix || !schema->dynamic_cb)
+	if (!schema->dynamic_cb)
 		return false;
-	len = strlen(prefix);
-	return strncmp(section, prefix, len) == 0 && (section[len] == ' ' || section[len] == '\0');
+	if (schema->dynamic_section_prefix && first_word_is(section, schema->dynamic_section_prefix))
+		return true;
+	for (size_t i = 0; schema->dynamic_section_prefixes && schema->dynamic_section_prefixes[i];
+	     i++) {
+		if (first_word_is(section, schema->dynamic_section_prefixes[i]))
+			return true;
+	}
+	return false;
 }
 
 static void list_options(const struct ntm_conf_schema *schema, const char *section, char *buf,
@@ -324,6 +334,11 @@ static void list_sections(const struct ntm_conf_schema *schema, char *buf, size_
 	if (schema->dynamic_section_prefix && schema->dynamic_cb)
 		append(buf, size, &pos, "%s[%s NAME]", pos ? ", " : "",
 		       schema->dynamic_section_prefix);
+	for (size_t i = 0; schema->dynamic_cb && schema->dynamic_section_prefixes &&
+			   schema->dynamic_section_prefixes[i];
+	     i++)
+		append(buf, size, &pos, "%s[%s NAME]", pos ? ", " : "",
+		       schema->dynamic_section_prefixes[i]);
 }
 
 /* ---- the inih handler ---- */

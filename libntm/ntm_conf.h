@@ -45,6 +45,8 @@ struct ntm_conf_schema {
 	const struct ntm_conf_option *options;
 	size_t n_options;
 	const char *dynamic_section_prefix;   /* NULL when none */
+	/* More prefixes for the same callback, NULL-terminated; may be NULL. */
+	const char *const *dynamic_section_prefixes;
 	ntm_conf_section_cb dynamic_cb;
 };
 
