@@ -33,6 +33,8 @@
 #define ND_DEFAULT_MTU 1420
 /* Packets held per peer while its tunnel is being built. */
 #define ND_QUEUE_MAX 64
+/* Bytes kept free in front of every packet built, for a relay header. */
+#define ND_RELAY_HEADROOM 12
 
 struct nd_config {
 	char *fqdn;
@@ -103,8 +105,29 @@ struct nd_peer {
 	uint64_t hs_started_ms;
 	bool exclude_private;
 
-	struct ntm_endpoint endpoint;      /* where data goes now */
+	struct ntm_endpoint endpoint;      /* where data goes now: direct or the relay */
+
+	/* Relay session from the Route Direction (docs/protocol.md, "Relay"). */
+	bool has_relay;
+	struct ntm_endpoint relay_ep;
+	uint64_t relay_session_id;
+	uint8_t relay_credential[32];
+	uint64_t relay_bind_ts;
+	unsigned relay_binds;
+	uint64_t relay_next_bind_ms;
+	bool relay_heard;                  /* a packet arrived through the relay */
+	/* The punched direct path while a relay exists. */
+	struct ntm_endpoint direct_ep;
+	uint64_t last_direct_ok_ms;        /* last probe reply over the direct path */
+	bool direct_failed;                /* probes went unanswered: use the relay */
+	uint64_t next_probe_ms;
 	struct nd_session cur, prev;
+	/* The last Tunnel Request answered, so a copy of it (a retransmission,
+	 * or the same request over the relay and the punched path) gets the same
+	 * Tunnel Response instead of a second session. */
+	uint8_t answered_eph[NTM_KEY_LEN];
+	uint8_t answered_resp_eph[NTM_KEY_LEN];
+	uint64_t answered_direction_id;
 	uint64_t prev_expires_ms;
 	uint64_t last_send_ms, last_recv_ms;
 
@@ -239,6 +262,23 @@ void nd_peer_free_all(struct nd *nd);
 const char *nd_peer_state_str(enum nd_peer_state st);
 /* Called when a peer's tunnel comes up or fails (DNS answers wait on it). */
 void nd_peer_notify(struct nd *nd, struct nd_peer *peer);
+
+/* nd_relay.c: relay sessions of peers */
+void nd_relay_set(struct nd *nd, struct nd_peer *peer, const Ntm__RelayDirection *relay);
+/* Sends pkt to ep for peer, through the peer's relay session when ep is the relay. */
+int nd_peer_send(struct nd *nd, struct nd_peer *peer, const struct ntm_endpoint *ep,
+		 uint8_t *pkt, size_t len, size_t headroom);
+void nd_relay_tick(struct nd *nd, struct nd_peer *peer, uint64_t now_ms);
+/* Binds again at once, from the node's new address. */
+void nd_relay_rebind(struct nd *nd, struct nd_peer *peer);
+/* Decides the path after an authenticated packet from peer arrived from ep. */
+void nd_relay_path_seen(struct nd *nd, struct nd_peer *peer, const struct ntm_endpoint *ep);
+/* A probe reply or Tunnel Response from ep: the direct path works both ways. */
+void nd_relay_direct_confirmed(struct nd *nd, struct nd_peer *peer,
+			       const struct ntm_endpoint *ep);
+bool nd_relay_is(const struct nd_peer *peer, const struct ntm_endpoint *ep);
+/* Strips the relay header of a relay data packet; returns the inner packet or NULL. */
+uint8_t *nd_relay_unwrap(uint8_t *pkt, size_t len, size_t *inner_len);
 
 /* nd_data.c: the data plane */
 int nd_data_start(struct nd *nd, char *err, size_t err_size);

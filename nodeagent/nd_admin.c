@@ -27,6 +27,8 @@ static const char *path_name(const struct nd_peer *p)
 {
 	if (p->state != ND_PEER_UP)
 		return "none";
+	if (nd_relay_is(p, &p->endpoint))
+		return "relayed";
 	return p->route == NTM__ROUTE_CASE__ROUTE_CASE_TWO_NATS ? "punched" : "direct";
 }
 

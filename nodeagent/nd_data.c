@@ -68,20 +68,21 @@ int nd_udp_send(struct nd *nd, const struct ntm_endpoint *ep, const uint8_t *pkt
 
 int nd_data_send(struct nd *nd, struct nd_peer *p, const uint8_t *inner, size_t len)
 {
-	static uint8_t pkt[NTM_DATA_MAX_PACKET];
+	static uint8_t buf[ND_RELAY_HEADROOM + NTM_DATA_MAX_PACKET];
+	uint8_t *pkt = buf + ND_RELAY_HEADROOM;
 
 	if (!p->cur.valid || p->endpoint.ip.len == 0)
 		return -ENOTCONN;
 
-	ssize_t n = ntm_data_seal(pkt, sizeof(pkt), p->cur.remote_index, ++p->cur.send_counter,
-				  p->cur.keys.send, inner, len);
+	ssize_t n = ntm_data_seal(pkt, NTM_DATA_MAX_PACKET, p->cur.remote_index,
+				  ++p->cur.send_counter, p->cur.keys.send, inner, len);
 	if (n < 0)
 		return (int)n;
 	p->last_send_ms = ntm_now_ms();
 	p->cur.bytes += len;
 	p->tx_bytes += len;
 	p->tx_packets++;
-	return nd_udp_send(nd, &p->endpoint, pkt, (size_t)n);
+	return nd_peer_send(nd, p, &p->endpoint, pkt, (size_t)n, ND_RELAY_HEADROOM);
 }
 
 /* Reads the source and destination addresses of an IPv4 or IPv6 packet. */
@@ -219,14 +220,10 @@ void nd_data_handle(struct nd *nd, uint8_t *pkt, size_t len, const struct ntm_en
 		return;
 	}
 	/* Roaming: an authenticated packet from a new address moves the path
-	 * at once, with no round trip. */
-	if (s == &p->cur && !ntm_endpoint_equal(&p->endpoint, from)) {
-		char ep[NTM_ENDPOINT_STRLEN];
-
-		p->endpoint = *from;
-		p->handovers++;
-		log_info("peer %s: moved to %s", p->fqdn, ntm_endpoint_str(from, ep, sizeof(ep)));
-	}
+	 * at once, with no round trip (a relayed one only while no direct path
+	 * answers). */
+	if (s == &p->cur)
+		nd_relay_path_seen(nd, p, from);
 	p->last_recv_ms = ntm_now_ms();
 	s->bytes += inner_len;
 	p->rx_bytes += inner_len;
@@ -234,14 +231,23 @@ void nd_data_handle(struct nd *nd, uint8_t *pkt, size_t len, const struct ntm_en
 	deliver(nd, p, inner, inner_len, from);
 }
 
+/* relayed: pkt came out of a relay data packet, which cannot nest. */
 static void handle_datagram(struct nd *nd, uint8_t *pkt, size_t len,
-			    const struct ntm_endpoint *from)
+			    const struct ntm_endpoint *from, bool relayed)
 {
 	enum ntm_pkt_type type;
 	const uint8_t *sender;
 
 	if (ntm_pkt_peek(pkt, len, &type) != NTM_CODEC_OK) {
 		nd_drop(nd, from, ND_DROP_MALFORMED, "bad version or short");
+		return;
+	}
+	if (type == NTM_PKT_RELAY_DATA && !relayed) {
+		size_t inner_len;
+		uint8_t *inner = nd_relay_unwrap(pkt, len, &inner_len);
+
+		if (inner)
+			handle_datagram(nd, inner, inner_len, from, true);
 		return;
 	}
 	if (type == NTM_PKT_DATA) {
@@ -276,7 +282,7 @@ static void on_udp(struct ntm_loop *loop, int fd, short revents, void *arg)
 		}
 		if (ntm_endpoint_from_sockaddr(&from, (struct sockaddr *)&ss, sl) < 0)
 			continue;
-		handle_datagram(nd, buf, (size_t)n, &from);
+		handle_datagram(nd, buf, (size_t)n, &from, false);
 	}
 }
 

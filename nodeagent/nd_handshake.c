@@ -27,13 +27,16 @@
 static int send_to_peer(struct nd *nd, struct nd_peer *p, const struct ntm_endpoint *ep,
 			Ntm__Envelope *env)
 {
-	uint8_t pkt[NTM_CTL_MAX_PACKET];
+	/* Room in front for a relay header. */
+	uint8_t buf[ND_RELAY_HEADROOM + NTM_CTL_MAX_PACKET];
+	uint8_t *pkt = buf + ND_RELAY_HEADROOM;
 
 	env->protocol_version = NTM_PROTOCOL_VERSION;
-	ssize_t len = ntm_msg_seal(pkt, sizeof(pkt), &nd->key, &p->ctl, ++nd->ctl_counter, env);
+	ssize_t len = ntm_msg_seal(pkt, NTM_CTL_MAX_PACKET, &nd->key, &p->ctl, ++nd->ctl_counter,
+				   env);
 	if (len < 0)
 		return (int)len;
-	return nd_udp_send(nd, ep, pkt, (size_t)len);
+	return nd_peer_send(nd, p, ep, pkt, (size_t)len, ND_RELAY_HEADROOM);
 }
 
 static void send_request(struct nd *nd, struct nd_peer *p)
@@ -115,7 +118,9 @@ static void session_install(struct nd *nd, struct nd_peer *p, const struct ntm_s
 	p->cur.remote_index = remote_index;
 	p->cur.created_ms = now;
 	ntm_replay_reset(&p->cur.recv_window, 0);
-	p->endpoint = *from;
+	if (p->endpoint.ip.len == 0)
+		p->endpoint = *from;
+	nd_relay_path_seen(nd, p, from);
 	p->last_handshake_wall_ms = ntm_wall_ms();
 	if (moved)
 		p->handovers++;
@@ -141,21 +146,47 @@ static bool yield_to_peer(struct nd *nd, const struct nd_peer *p)
 	return !handshaking || memcmp(nd->key.pub, p->key, NTM_KEY_LEN) > 0;
 }
 
-static void handle_request(struct nd *nd, struct nd_peer *p, uint64_t request_id,
-			   const Ntm__TunnelRequest *req, const struct ntm_endpoint *from)
+static bool answered_before(const struct nd_peer *p, const Ntm__TunnelRequest *req)
+{
+	return p->cur.valid && p->cur.remote_index == req->initiator_index &&
+	       p->answered_direction_id == req->direction_id &&
+	       sodium_memcmp(p->answered_eph, req->ephemeral_key.data, NTM_KEY_LEN) == 0;
+}
+
+static void send_response(struct nd *nd, struct nd_peer *p, uint64_t request_id,
+			  const Ntm__TunnelRequest *req, uint32_t responder_index,
+			  uint8_t eph_pub[NTM_KEY_LEN], const struct ntm_endpoint *to)
 {
 	Ntm__Envelope env = NTM__ENVELOPE__INIT;
 	Ntm__TunnelResponse resp = NTM__TUNNEL_RESPONSE__INIT;
+
+	resp.direction_id = req->direction_id;
+	resp.initiator_index = req->initiator_index;
+	resp.responder_index = responder_index;
+	resp.ephemeral_key.data = eph_pub;
+	resp.ephemeral_key.len = NTM_KEY_LEN;
+	env.request_id = request_id;
+	env.body_case = NTM__ENVELOPE__BODY_TUNNEL_RESPONSE;
+	env.tunnel_response = &resp;
+	send_to_peer(nd, p, to, &env);
+}
+
+static void handle_request(struct nd *nd, struct nd_peer *p, uint64_t request_id,
+			   const Ntm__TunnelRequest *req, const struct ntm_endpoint *from)
+{
 	struct ntm_keypair eph;
 	struct ntm_session_keys keys;
 	uint32_t index;
 
+	if (answered_before(p, req)) {
+		send_response(nd, p, request_id, req, p->cur.local_index, p->answered_resp_eph, from);
+		nd_relay_path_seen(nd, p, from);
+		return;
+	}
 	if (!yield_to_peer(nd, p))
 		return;
 	ntm_keypair_generate(&eph);
-	resp.ephemeral_key.data = (uint8_t[NTM_KEY_LEN]){ 0 };
-	memcpy(resp.ephemeral_key.data, eph.pub, NTM_KEY_LEN);
-	resp.ephemeral_key.len = NTM_KEY_LEN;
+	memcpy(p->answered_resp_eph, eph.pub, NTM_KEY_LEN);
 	if (ntm_session_keys_derive(&keys, false, &eph, req->ephemeral_key.data, &p->ctl) < 0) {
 		nd_drop(nd, from, ND_DROP_BAD_MESSAGE, "invalid ephemeral key");
 		return;
@@ -164,13 +195,9 @@ static void handle_request(struct nd *nd, struct nd_peer *p, uint64_t request_id
 	p->initiator = false;
 	p->hs_sends = 0;
 	ntm_keypair_wipe(&p->eph);
-	resp.direction_id = req->direction_id;
-	resp.initiator_index = req->initiator_index;
-	resp.responder_index = index;
-	env.request_id = request_id;
-	env.body_case = NTM__ENVELOPE__BODY_TUNNEL_RESPONSE;
-	env.tunnel_response = &resp;
-	send_to_peer(nd, p, from, &env);
+	memcpy(p->answered_eph, req->ephemeral_key.data, NTM_KEY_LEN);
+	p->answered_direction_id = req->direction_id;
+	send_response(nd, p, request_id, req, index, p->answered_resp_eph, from);
 	session_install(nd, p, &keys, index, req->initiator_index, from);
 	ntm_session_keys_wipe(&keys);
 }
@@ -191,6 +218,7 @@ static void handle_response(struct nd *nd, struct nd_peer *p, const Ntm__TunnelR
 	}
 	p->hs_sends = 0;
 	session_install(nd, p, &keys, p->pending_index, resp->responder_index, from);
+	nd_relay_direct_confirmed(nd, p, from);
 	ntm_session_keys_wipe(&keys);
 }
 
@@ -200,8 +228,11 @@ static void handle_probe(struct nd *nd, struct nd_peer *p, uint64_t request_id,
 	Ntm__Envelope env = NTM__ENVELOPE__INIT;
 	Ntm__PathProbe reply = NTM__PATH_PROBE__INIT;
 
-	if (probe->is_reply)
+	if (probe->is_reply) {
+		nd_relay_direct_confirmed(nd, p, from);
 		return;
+	}
+	nd_relay_path_seen(nd, p, from);
 	reply.direction_id = probe->direction_id;
 	reply.nonce = probe->nonce;
 	reply.is_reply = true;

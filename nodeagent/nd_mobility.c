@@ -57,6 +57,7 @@ static void resend(struct nd *nd)
 	for (size_t i = 0; i < nd->n_peers; i++) {
 		struct nd_peer *p = nd->peers[i];
 
+		nd_relay_rebind(nd, p);
 		if (p->state == ND_PEER_UP)
 			nd_hs_rehandshake(nd, p);
 	}

@@ -294,7 +294,7 @@ struct nd_peer *nd_peer_connect(struct nd *nd, const char *fqdn, const struct nt
 	return p;
 }
 
-static void take_endpoints(struct nd_peer *p, const Ntm__RouteDirection *rd)
+static void take_endpoints(struct nd *nd, struct nd_peer *p, const Ntm__RouteDirection *rd)
 {
 	p->n_try = 0;
 	for (size_t i = 0; i < rd->n_try_endpoints && p->n_try < NTM_MAX_LOCAL_ENDPOINTS; i++) {
@@ -307,6 +307,13 @@ static void take_endpoints(struct nd_peer *p, const Ntm__RouteDirection *rd)
 	/* Punching: the initiator's Tunnel Request itself is the probe. */
 	if (p->n_try == 0 && p->punch_ep.ip.len != 0 && p->initiator)
 		p->try_eps[p->n_try++] = p->punch_ep;
+	/* With a relay the request also goes through it, so nothing waits for
+	 * the punch. */
+	if (rd->relay) {
+		nd_relay_set(nd, p, rd->relay);
+		if (p->has_relay && p->initiator && p->n_try < NTM_MAX_LOCAL_ENDPOINTS)
+			p->try_eps[p->n_try++] = p->relay_ep;
+	}
 }
 
 static bool direction_seen(const struct nd_peer *p, uint64_t direction_id)
@@ -338,7 +345,7 @@ void nd_peer_route_direction(struct nd *nd, uint64_t request_id, const Ntm__Rout
 	p->seen_directions[p->seen_next++ % 4] = rd->direction_id;
 	p->route = rd->route;
 	p->initiator = rd->role == NTM__TUNNEL_ROLE__TUNNEL_ROLE_INITIATOR;
-	take_endpoints(p, rd);
+	take_endpoints(nd, p, rd);
 	if (p->state != ND_PEER_UP)
 		p->state = ND_PEER_HANDSHAKE;
 	p->hs_started_ms = ntm_now_ms();
@@ -383,6 +390,7 @@ void nd_peer_tick(struct nd *nd)
 
 		peer_tick(nd, p, now);
 		nd_hs_session_tick(nd, p, now);
+		nd_relay_tick(nd, p, now);
 	}
 }
 

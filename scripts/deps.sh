@@ -14,6 +14,9 @@ NTM_DEPS=(
 	libinih-dev libmnl-dev libcmocka-dev
 	curl jq python3 iproute2 iptables nftables sqlite3 procps socat iputils-ping
 	bind9-dnsutils libnftables-dev libhttp-parser-dev
+	# scripts/bench.sh: iperf3 throughput, and wireguard-go with wg as the
+	# userspace tunnel to compare with
+	iperf3 wireguard-go wireguard-tools
 )
 
 # Top of the source tree, found from this file's location so callers may run

@@ -91,6 +91,7 @@ log_level = debug
 [admin]
 listen = 127.0.0.1:47880
 token_file = $WORK/admin.token
+${DC_EXTRA:-}
 CONF
 	DC_NS=$ns
 	DC_ADDR=$addr
@@ -112,6 +113,35 @@ sys_dc_kill() {
 	# Without the redirection bash reports the killed job on stderr.
 	sys_wait_pid "$DC_PID" 5 2>/dev/null
 	! kill -0 "$DC_PID" 2>/dev/null
+}
+
+# sys_rs NS ADDR: starts ntm-rsd in NS with its UDP socket and allocation
+# socket on ADDR, accepting allocations from this run's DC key. Sets
+# DC_EXTRA to the [relay] section sys_dc must be given to use it.
+sys_rs() {
+	local ns=$1 addr=$2
+	"$BUILD/admin-api/ntm-keygen" "$WORK/rs.key" >/dev/null
+	cat >"$WORK/rsd.conf" <<CONF
+[rs]
+listen = $addr:47820
+public_endpoint = $addr:47820
+private_key_file = $WORK/rs.key
+log_level = debug
+[alloc]
+listen = $addr:47821
+[admin]
+listen = 127.0.0.1:47882
+token_file = $WORK/admin.token
+[dc dc]
+public_key = $(cat "$WORK/dc.key.pub")
+CONF
+	RS_NS=$ns
+	topo_bg "$ns" "$WORK/rsd.log" "$BUILD/rsd/ntm-rsd" -f -c "$WORK/rsd.conf"
+	RS_PID=$TOPO_BG_PID
+	DC_EXTRA="[relay rs1]
+endpoint = $addr:47821
+public_key = $(cat "$WORK/rs.key.pub")"
+	sys_wait_http "$ns" 47882 || { cat "$WORK/rsd.log"; return 1; }
 }
 
 # sys_wait_http NS PORT: waits up to 5 s for /healthz on 127.0.0.1:PORT in NS.
