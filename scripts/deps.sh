@@ -14,6 +14,7 @@ NTM_DEPS=(
 	libinih-dev libmnl-dev libcmocka-dev
 	curl jq python3 iproute2 iptables nftables sqlite3 procps socat iputils-ping
 	bind9-dnsutils libnftables-dev libhttp-parser-dev
+	minidlna gerbera gssdp-tools gupnp-tools ffmpeg tcpdump
 	# scripts/bench.sh: iperf3 throughput, and wireguard-go with wg as the
 	# userspace tunnel to compare with
 	iperf3 wireguard-go wireguard-tools
@@ -42,8 +43,18 @@ ntm_install_deps() {
 
 	echo "deps: installing ${missing[*]}" >&2
 	apt-get update || return
+	# minidlna and gerbera ship services that would start on the host's own
+	# interfaces and announce themselves there; a policy-rc.d that exits 101
+	# keeps every package service from starting during the install.
+	local policy=/usr/sbin/policy-rc.d added_policy=
+	if [[ ! -e $policy ]]; then
+		printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && added_policy=1
+	fi
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-		"${missing[@]}" || return
+		"${missing[@]}"
+	local status=$?
+	[[ -n $added_policy ]] && rm -f "$policy"
+	return "$status"
 }
 
 # Usage: ntm_build DIR [CMAKE_ARGS...]

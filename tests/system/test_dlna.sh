@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# The main job end to end, with real daemons and a real media server: a
+# player node behind one NAT discovers, browses and downloads from minidlna
+# in a home LAN behind another NAT, through the DLNA Agent.
+#
+#   Internet 203.0.113.0/24: dc .1
+#   home LAN 192.0.2.0/26 behind NAT 203.0.113.10:
+#       agent 192.0.2.2 (ntm-noded, ntm-ssdpd home, ntm-dad), server 192.0.2.3 (minidlna)
+#   foreign LAN 192.0.2.64/26 behind NAT 203.0.113.20:
+#       player 192.0.2.66 (ntm-noded, ntm-ssdpd player; gssdp-discover, curl)
+set -uo pipefail
+# shellcheck source=tests/system/lib.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
+
+for tool in minidlnad gssdp-discover ffmpeg curl; do
+	command -v "$tool" >/dev/null || { echo "test_dlna: $tool not found" >&2; exit 1; }
+done
+
+sys_init
+DOMAIN=home.example
+MS=urn:schemas-upnp-org:device:MediaServer:1
+CDS=urn:schemas-upnp-org:service:ContentDirectory:1
+
+topo_host dc
+topo_internet_attach dc 203.0.113.1/24 eth0
+topo_home_network home 203.0.113.10 192.0.2.0/26
+HOME_GW=$TOPO_GATEWAY
+topo_host agent
+topo_attach agent home 192.0.2.2/26 eth0
+topo_default_route agent "$HOME_GW"
+topo_host server
+topo_attach server home 192.0.2.3/26 eth0
+topo_default_route server "$HOME_GW"
+topo_home_network away 203.0.113.20 192.0.2.64/26
+topo_host player
+topo_attach player away 192.0.2.66/26 eth0
+topo_default_route player "$TOPO_GATEWAY"
+
+# Media for minidlna: a 2 s tone, a short video, a picture.
+mkdir -p "$WORK/media/Music" "$WORK/media/Video" "$WORK/minidlna"
+ffmpeg -loglevel error -f lavfi -i "sine=frequency=440:duration=2" "$WORK/media/Music/tone.mp3"
+ffmpeg -loglevel error -f lavfi -i "testsrc=size=160x120:rate=10:duration=2" \
+	-pix_fmt yuv420p "$WORK/media/Video/clip.mp4"
+cat >"$WORK/minidlna.conf" <<CONF
+port=8200
+network_interface=eth0
+media_dir=$WORK/media
+db_dir=$WORK/minidlna
+log_dir=$WORK/minidlna
+friendly_name=home media
+inotify=no
+notify_interval=30
+CONF
+topo_bg server "$WORK/minidlna.log" minidlnad -f "$WORK/minidlna.conf" \
+	-P "$WORK/minidlna.pid" -d
+
+sys_dc dc 203.0.113.1 "$DOMAIN" 198.51.100.0/24 || exit 1
+sys_node agent "agent.$DOMAIN" || exit 1
+sys_node player "player.$DOMAIN" || exit 1
+check "agent registers" sys_wait_registered agent
+check "player registers" sys_wait_registered player
+
+cat >"$WORK/ssdpd-home.conf" <<CONF
+[ssdpd]
+mode = home
+lan_interface = eth0
+lan_prefix = 192.0.2.0/26
+ipc = ipc://$WORK/ssdpd.ipc
+ignore_prefix = 198.51.100.0/24
+log_level = debug
+[admin]
+listen = 127.0.0.1:47884
+token_file = $WORK/admin.token
+CONF
+cat >"$WORK/dad.conf" <<CONF
+[dad]
+lan_interface = eth0
+lan_address = 192.0.2.2
+tun_interface = ntm0
+vip_count = 4
+state_file = $WORK/dad-servers.json
+allow = $DOMAIN
+noded_ipc = ipc://$WORK/agent.$DOMAIN.ipc
+ssdpd_ipc = ipc://$WORK/ssdpd.ipc
+log_level = debug
+[admin]
+listen = 127.0.0.1:47883
+token_file = $WORK/admin.token
+CONF
+cat >"$WORK/ssdpd-player.conf" <<CONF
+[ssdpd]
+mode = player
+agent_fqdn = agent.$DOMAIN
+noded_ipc = ipc://$WORK/player.$DOMAIN.ipc
+log_level = debug
+[admin]
+listen = 127.0.0.1:47884
+token_file = $WORK/admin.token
+CONF
+topo_bg agent "$WORK/ssdpd-home.log" "$BUILD/ssdp-proxy/ntm-ssdpd" -f -c "$WORK/ssdpd-home.conf"
+topo_bg agent "$WORK/dad.log" "$BUILD/dad/ntm-dad" -f -c "$WORK/dad.conf"
+topo_bg player "$WORK/ssdpd-player.log" "$BUILD/ssdp-proxy/ntm-ssdpd" -f \
+	-c "$WORK/ssdpd-player.conf"
+check "ntm-dad is up" sys_wait_http agent 47883
+
+pool_granted() {
+	grep -q "VIP pool of" "$WORK/dad.log"
+}
+check "the Agent gets its VIP pool" sys_wait_for 10 pool_granted
+
+# Discovery: the player application's own M-SEARCH, through the tunnel.
+discover() {
+	topo_exec player gssdp-discover -i eth0 -t "$MS" -n 4 >"$WORK/discover.txt" 2>&1
+	grep -q 'http://198\.51\.100\.[0-9]*:8200/' "$WORK/discover.txt"
+}
+check "gssdp-discover finds the server on a VIP" sys_wait_for 30 discover
+LOCATION=$(grep -o 'http://198\.51\.100\.[0-9]*:8200/[^ ]*' "$WORK/discover.txt" | head -n 1)
+VIP=${LOCATION#http://}
+VIP=${VIP%%:*}
+echo "# discovered: $LOCATION"
+
+# Device information and browsing, as a control point does.
+check "description through the VIP" \
+	topo_exec player curl -sf -o "$WORK/desc.xml" --max-time 10 "$LOCATION"
+no_real_address() {
+	! grep -q '192\.0\.2\.3' "$1"
+}
+check "description names no real address" no_real_address "$WORK/desc.xml"
+# minidlna's description has relative URLs only; any absolute one must name
+# the VIP.
+vip_urls_only() {
+	! grep -oE 'http://[0-9]+\.[0-9.]+' "$1" | grep -qvx "http://$VIP"
+}
+check "description's absolute URLs name the VIP" vip_urls_only "$WORK/desc.xml"
+
+browse() {
+	local id=$1 out=$2
+	topo_exec player curl -sf --max-time 10 -o "$out" \
+		-H 'Content-Type: text/xml; charset="utf-8"' \
+		-H "SOAPACTION: \"$CDS#Browse\"" \
+		--data "<?xml version=\"1.0\"?><s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\" s:encodingStyle=\"http://schemas.xmlsoap.org/soap/encoding/\"><s:Body><u:Browse xmlns:u=\"$CDS\"><ObjectID>$id</ObjectID><BrowseFlag>BrowseDirectChildren</BrowseFlag><Filter>*</Filter><StartingIndex>0</StartingIndex><RequestedCount>100</RequestedCount><SortCriteria></SortCriteria></u:Browse></s:Body></s:Envelope>" \
+		"http://$VIP:8200/ctl/ContentDir"
+}
+check "Browse of the root" browse 0 "$WORK/root.xml"
+check "Browse result names no real address" no_real_address "$WORK/root.xml"
+# minidlna's "All Music" style containers: find the tone among all items.
+check "Browse of all music" browse 1\$4 "$WORK/music.xml"
+MEDIA_URL=$(grep -o "http://$VIP:8200/MediaItems/[^&<\"]*" "$WORK/music.xml" | head -n 1)
+echo "# media URL: ${MEDIA_URL:-none}"
+check "Browse result has a media URL on the VIP" test -n "$MEDIA_URL"
+
+check "media download is byte-identical" bash -c "
+	ip netns exec $(topo_ns player) curl -sf --max-time 20 -o '$WORK/tone.got' '$MEDIA_URL' &&
+	cmp -s '$WORK/tone.got' '$WORK/media/Music/tone.mp3'"
+range_ok() {
+	topo_exec player curl -sf --max-time 10 -r 100-199 -o "$WORK/range.got" "$MEDIA_URL" &&
+		cmp -s "$WORK/range.got" <(tail -c +101 "$WORK/media/Music/tone.mp3" | head -c 100)
+}
+check "Range request returns the right bytes" range_ok
+
+# Only discovered servers: the Agent refuses other home addresses.
+check "a home address that is not a server is refused" bash -c "
+	! ip netns exec $(topo_ns player) curl -sf --max-time 5 -o /dev/null 'http://198.51.100.9:8200/'"
+
+sys_admin agent 47883 GET /v1/servers | jq -c '.servers[]' | sed 's/^/# /'
+check "daemons stop cleanly on SIGTERM" sys_stop_daemons
+check "no sanitizer reports in daemon logs" sys_no_sanitizer_reports
+sys_summary
