@@ -454,9 +454,13 @@ static int player_connect(struct gena_conn *nc, const struct gena_target *t,
 		/* The VIP need not be a local address of this host. */
 		setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
 		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-		if (bind(fd, (struct sockaddr *)&local, sizeof(local)) < 0 && log_allowed(gena))
-			log_warn("%s: binding the NOTIFY to the server's VIP failed: %s", nc->name,
-				 strerror(errno));
+		if (bind(fd, (struct sockaddr *)&local, sizeof(local)) < 0) {
+			int err = errno;
+
+			if (log_allowed(gena))
+				log_warn("%s: binding the NOTIFY to the server's VIP failed: %s",
+					 nc->name, strerror(err));
+		}
 	}
 	if (connect(fd, (struct sockaddr *)&dst, sizeof(dst)) < 0) {
 		int ret = errno == EINPROGRESS ? -ETIMEDOUT : -errno;
@@ -671,8 +675,10 @@ static int serve_notify(struct gena_conn *nc)
 	ret = deliver(nc, &t, n < 0 ? &nc->body : &nc->rewritten);
 	count(gena, ret >= 200 && ret < 300 ? &gena->stats.notify_delivered :
 					      &gena->stats.notify_failed);
-	log_debug("%s: NOTIFY for %s delivered: %d", nc->name, t.sid[0] ? t.sid : "(pending)",
-		  ret);
+	/* deliver() logged the failures to connect or to read a response. */
+	if (ret >= 100)
+		log_debug("%s: NOTIFY for %s delivered, the player responded %d", nc->name,
+			  t.sid[0] ? t.sid : "a pending subscription", ret);
 	/* The player's own status goes back; 502 when none came. */
 	return reply(nc, ret >= 100 ? (unsigned)ret : 502, !keep_alive) == 0 && keep_alive;
 }
@@ -769,8 +775,8 @@ static void reject_busy(struct dad_gena *gena, int fd, const struct sockaddr_in 
 	count(gena, &gena->stats.rejected_busy);
 	inet_ntop(AF_INET, &peer->sin_addr, ip, sizeof(ip));
 	if (log_allowed(gena))
-		log_warn("server %s: NOTIFY connection rejected with 503, because %u are open "
-			 "(max_connections)",
+		log_warn("server %s: NOTIFY connection rejected with 503, because "
+			 "max_connections (%u) are open",
 			 ip, gena->conf.max_connections);
 }
 
@@ -783,9 +789,16 @@ static void accept_one(struct dad_gena *gena)
 	pthread_t thread;
 
 	if (fd < 0) {
-		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED &&
-		    log_allowed(gena))
-			log_warn("GENA listener: accept failed: %s", strerror(errno));
+		int err = errno;
+
+		if (err == EAGAIN || err == EINTR || err == ECONNABORTED)
+			return;
+		if (log_allowed(gena))
+			log_warn("GENA listener: accept failed: %s", strerror(err));
+		/* Out of descriptors, the pending connection stays readable:
+		 * a pause keeps poll(2) from spinning. */
+		if (err == EMFILE || err == ENFILE)
+			usleep(100 * 1000);
 		return;
 	}
 	nc = conn_new(gena, fd, &peer);

@@ -936,6 +936,16 @@ static void finish_subscribe(struct dad_conn *c)
 
 /* --- Requests ---------------------------------------------------------------- */
 
+/* Names why dad_http_read_head rejected a request, for the log. */
+static const char *request_error_text(int ret, enum http_errno err)
+{
+	if (ret == -EMSGSIZE)
+		return "head exceeds 16 KiB or 64 fields";
+	if (err == HPE_OK)
+		return "connection closed inside the head";
+	return http_errno_description(err);
+}
+
 /* Reads a request head. Returns 1 to serve it, 0 when the connection ends
  * (closed, or an error response was sent), or -errno. */
 static int read_request(struct dad_conn *c)
@@ -953,8 +963,7 @@ static int read_request(struct dad_conn *c)
 		COUNT(c->proxy, rejected_invalid, 1);
 		if (log_allowed(c->proxy))
 			log_debug("%s: request rejected: %s", c->name,
-				  ret == -EMSGSIZE ? "head too large" :
-				  http_errno_description(HTTP_PARSER_ERRNO(&c->req.hp)));
+				  request_error_text(ret, HTTP_PARSER_ERRNO(&c->req.hp)));
 		if (ret == -EMSGSIZE)
 			reply_error(c, 431, "Request Header Fields Too Large");
 		else
@@ -1207,8 +1216,8 @@ static void reject_busy(struct dad_proxy *proxy, int fd, const struct sockaddr_i
 	close(fd);
 	COUNT(proxy, rejected_busy, 1);
 	if (log_allowed(proxy))
-		log_warn("player %s: connection rejected with 503, because %u connections "
-			 "are open (max_connections)",
+		log_warn("player %s: connection rejected with 503, because max_connections (%u) "
+			 "are open",
 			 endpoint_text(client, from, sizeof(from)), proxy->conf.max_connections);
 }
 

@@ -14,7 +14,7 @@ NTM_DEPS=(
 	libinih-dev libmnl-dev libcmocka-dev
 	curl jq python3 iproute2 iptables nftables sqlite3 procps socat iputils-ping
 	bind9-dnsutils libnftables-dev libhttp-parser-dev
-	minidlna gerbera gssdp-tools gupnp-tools ffmpeg tcpdump
+	minidlna gerbera gssdp-tools gupnp-tools ffmpeg tcpdump vlc-bin vlc-plugin-base
 	# scripts/bench.sh: iperf3 throughput, and wireguard-go with wg as the
 	# userspace tunnel to compare with
 	iperf3 wireguard-go wireguard-tools

@@ -3,8 +3,8 @@
  * whole proxied connections (dad_proxy_transcript).
  *
  * Input: byte 0 sets the read piece size (1 to 16 bytes, or whole). Bytes
- * 1-2 say how many of the remaining bytes the player sends, and the server
- * sends the others.
+ * 1-2 are the count of the remaining bytes that the player sends, and the
+ * server sends the others.
  * Checks:
  *   - a head parsed as a request and as a response stays inside its
  *     limits, and a head that parses, written out again with

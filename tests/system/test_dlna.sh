@@ -34,7 +34,8 @@ topo_default_route server "$HOME_GW"
 topo_home_network away 203.0.113.20 192.0.2.64/26
 topo_host player
 topo_attach player away 192.0.2.66/26 eth0
-topo_default_route player "$TOPO_GATEWAY"
+AWAY_GW=$TOPO_GATEWAY
+topo_default_route player "$AWAY_GW"
 
 # Media for minidlna: a 2 s tone, a short video, a picture.
 mkdir -p "$WORK/media/Music" "$WORK/media/Video" "$WORK/minidlna"
@@ -79,7 +80,7 @@ lan_address = 192.0.2.2
 tun_interface = ntm0
 vip_count = 4
 state_file = $WORK/dad-servers.json
-allow = $DOMAIN
+allow = player.$DOMAIN
 noded_ipc = ipc://$WORK/agent.$DOMAIN.ipc
 ssdpd_ipc = ipc://$WORK/ssdpd.ipc
 log_level = debug
@@ -162,6 +163,83 @@ check "Range request returns the right bytes" range_ok
 check "a home address that is not a server is refused" bash -c "
 	! ip netns exec $(topo_ns player) curl -sf --max-time 5 -o /dev/null 'http://198.51.100.9:8200/'"
 
+# A real player: VLC plays the media URL from the Browse result through the
+# VIP to a null output. VLC refuses to run as root, so it runs as nobody.
+mkdir -p "$WORK/vlc-home"
+chmod 777 "$WORK/vlc-home"
+vlc_plays() {
+	topo_exec player setpriv --reuid=65534 --regid=65534 --clear-groups \
+		env HOME="$WORK/vlc-home" timeout 30 cvlc --play-and-exit -A dummy -V dummy \
+		-vv "$MEDIA_URL" >"$WORK/vlc.log" 2>&1
+	# VLC's log, not its exit status: it found MPEG audio in the stream and
+	# read the stream to its end.
+	grep -q 'packetizer debug: MPGA channels' "$WORK/vlc.log" &&
+		grep -q 'end of stream' "$WORK/vlc.log"
+}
+if command -v cvlc >/dev/null; then
+	check "cvlc plays the media URL through the VIP" vlc_plays
+fi
+
+# The player moves to another network during a large download through the
+# Agent; the download completes byte-identical.
+# 24 MiB of noise as a WAV file: large, and it does not compress.
+head -c $((24 * 1024 * 1024)) /dev/urandom >"$WORK/big.raw"
+ffmpeg -loglevel error -f s16le -ar 44100 -ac 2 -i "$WORK/big.raw" "$WORK/media/Music/big.wav"
+rm -f "$WORK/big.raw"
+BIG_SIZE=$(stat -c %s "$WORK/media/Music/big.wav")
+topo_home_network cafe 203.0.113.30 192.0.2.128/26
+CAFE_GW=$TOPO_GATEWAY
+# item_url FILE TITLE: the res URL of the item with that title in a Browse
+# response (the DIDL-Lite Result is XML-escaped inside the SOAP body).
+item_url() {
+	python3 - "$1" "$2" <<'PY'
+import html, re, sys
+body = open(sys.argv[1], encoding="utf-8", errors="replace").read()
+m = re.search(r"<Result>(.*)</Result>", body, re.S)
+didl = html.unescape(m.group(1)) if m else ""
+for item in re.findall(r"<item.*?</item>", didl, re.S):
+    if re.search(r"<dc:title>%s</dc:title>" % re.escape(sys.argv[2]), item):
+        res = re.search(r"<res[^>]*>([^<]+)</res>", item)
+        if res:
+            print(res.group(1))
+            break
+PY
+}
+find_big() {
+	browse 1\$4 "$WORK/music2.xml" && BIG_URL=$(item_url "$WORK/music2.xml" big) &&
+		[[ -n $BIG_URL ]]
+}
+# minidlna indexes new files at start: restart it with an empty database.
+kill "$(cat "$WORK/minidlna.pid")" 2>/dev/null
+sleep 1
+rm -f "$WORK/minidlna/files.db"
+topo_bg server "$WORK/minidlna2.log" minidlnad -f "$WORK/minidlna.conf" \
+	-P "$WORK/minidlna.pid" -d
+check "the large file is browsable" sys_wait_for 20 find_big
+echo "# large file: ${BIG_URL:-none} ($BIG_SIZE bytes)"
+topo_bg player "$WORK/curl-big.log" curl -sf --max-time 60 --limit-rate 4M \
+	-o "$WORK/big.got" "${BIG_URL:-http://$VIP:8200/none}"
+CURL_PID=$TOPO_BG_PID
+sleep 1.5
+topo_move player eth0 cafe 192.0.2.130/26 "$CAFE_GW"
+check "the download continues across the move" sys_wait_pid "$CURL_PID" 60
+check "the download is byte-identical" cmp -s "$WORK/big.got" "$WORK/media/Music/big.wav"
+
+# A node the Agent's [dad] allow does not name gets nothing: it is enrolled
+# in the same domain, but the Agent allows only the player.
+name=intruder
+topo_host intruder
+topo_attach intruder away 192.0.2.67/26 eth0
+topo_default_route intruder "$AWAY_GW"
+sys_node intruder "intruder.$DOMAIN" || not_ok "$name: node starts"
+sed "s/player\.$DOMAIN/intruder.$DOMAIN/" "$WORK/ssdpd-player.conf" >"$WORK/ssdpd-intruder.conf"
+topo_bg intruder "$WORK/ssdpd-intruder.log" "$BUILD/ssdp-proxy/ntm-ssdpd" -f \
+	-c "$WORK/ssdpd-intruder.conf"
+check "$name registers" sys_wait_registered intruder
+topo_exec intruder gssdp-discover -i eth0 -t "$MS" -n 4 >"$WORK/intruder.txt" 2>&1
+check "$name: discovery finds no server" bash -c "! grep -q '198\.51\.100' '$WORK/intruder.txt'"
+check "$name: a request to the server's VIP is refused" bash -c "
+	! ip netns exec $(topo_ns intruder) curl -sf --max-time 5 -o /dev/null '$LOCATION'"
 sys_admin agent 47883 GET /v1/servers | jq -c '.servers[]' | sed 's/^/# /'
 check "daemons stop cleanly on SIGTERM" sys_stop_daemons
 check "no sanitizer reports in daemon logs" sys_no_sanitizer_reports

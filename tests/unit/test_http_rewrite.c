@@ -421,8 +421,8 @@ static void transcript_over_max_chunked(void **state)
 	http_rewrite_buf_free(&got);
 }
 
-/* Runs a request of the player through a transcript; the server says
- * nothing. Returns what the player got. */
+/* Runs a request of the player through a transcript with a silent server,
+ * and returns what the player got. */
 static void transcript_request(const char *request, size_t len, struct http_rewrite_buf *got)
 {
 	struct dad_proxy_conf conf = { 0 };
