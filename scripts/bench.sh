@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# Benchmark of ntm-noded and ntm-dcd in network namespaces: tunnel set-up
-# time, tunnel re-creation and interruption after a move, the network round
-# trips of each protocol step, and TCP throughput next to a bare veth and
-# wireguard-go. Prints a table and writes JSON. docs/benchmarks.md explains
-# every number.
+# Benchmark of ntm-noded, ntm-dcd and ntm-rsd in network namespaces. It
+# measures the tunnel set-up time, the tunnel re-creation and interruption
+# after a move, and TCP throughput next to a bare veth and wireguard-go. It
+# counts the network round trips of each protocol step. It also measures TCP
+# throughput over a punched and a relayed tunnel, and the packet rate of
+# ntm-rsd next to a minimal UDP forwarder. Prints a table and writes JSON.
+# docs/benchmarks.md explains every number.
 #
 # Run as root on Debian 12 from any directory:
 #   scripts/bench.sh [--json FILE] [--reps N] [--iperf-seconds S]
 #                    [--keep-logs DIR] [--no-build]
 #
-# It installs missing Debian packages (scripts/deps.sh), builds the daemons
-# into build-bench/ (Release), builds its own topology with
+# It installs missing Debian packages (scripts/deps.sh). It builds the
+# daemons into build-bench/ (Release) and the load tools of scripts/bench/
+# with cc into its work directory. It builds its own topology with
 # tests/netns/topo.sh and removes it, with every process and temporary file,
 # when it exits. Timings are reported, never checked: the exit status is 0
 # unless a step failed to run (a daemon did not start, a tunnel never came
@@ -121,9 +124,10 @@ Usage: scripts/bench.sh [--json FILE] [--reps N] [--iperf-seconds S]
                         [--keep-logs DIR] [--no-build]
 
 Measures tunnel set-up, re-creation after a move with the interruption seen
-by an application, and iperf3 throughput next to a bare veth and
-wireguard-go, in network namespaces. Needs root. Takes about 1 minute
-after the build.
+by an application, iperf3 throughput next to a bare veth and wireguard-go,
+iperf3 throughput over a punched and a relayed tunnel, and the packet rate
+of the relay server next to a minimal UDP forwarder, in network namespaces.
+Needs root. Takes about 2 minutes after the build.
 
   --json FILE         write the results to FILE (default build-bench/bench.json)
   --reps N            repetitions of each timing case, 1 to 50 (default 5)
@@ -210,6 +214,10 @@ main() {
 	measure_moves
 	echo "bench: throughput, iperf3 TCP ${IPERF_SECONDS} s per path" >&2
 	measure_throughput
+	echo "bench: punched and relayed tunnels, iperf3 TCP ${IPERF_SECONDS} s per path" >&2
+	measure_relay_throughput
+	echo "bench: forwarding rate, ntm-rsd and udpfwd in turn, $FORWARD_REPS runs of ${FORWARD_SECONDS} s each" >&2
+	measure_forwarding
 
 	write_json $((SECONDS - started)) || fail "writing $JSON_OUT failed"
 	print_report

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Preparation, topology and daemon control for scripts/bench.sh. This file
-# sources measure.sh and report.sh from its directory.
+# sources measure.sh, relay.sh and report.sh from its directory.
 #
 # Topology (tests/netns/topo.sh; every address is a documentation address):
 #
@@ -13,6 +13,7 @@
 # pub1 and pub2 stand for two public networks: their addresses are reached
 # from the Internet without translation, through routes on dc, a and c.
 # VIPs come from 198.51.100.0/25. wireguard-go uses 198.51.100.128/25.
+# relay.sh adds the relay server and four NATed LANs.
 
 # shellcheck source=tests/netns/topo.sh
 . "$REPO/tests/netns/topo.sh"
@@ -20,6 +21,8 @@
 . "$REPO/scripts/deps.sh"
 # shellcheck source=scripts/bench/measure.sh
 . "$BENCH_DIR/measure.sh"
+# shellcheck source=scripts/bench/relay.sh
+. "$BENCH_DIR/relay.sh"
 # shellcheck source=scripts/bench/report.sh
 . "$BENCH_DIR/report.sh"
 
@@ -94,9 +97,10 @@ ms_of_us() {
 }
 
 bench_build() {
-	echo "bench: building ntm-dcd, ntm-noded and ntm-keygen into $BUILD (Release)" >&2
+	echo "bench: building ntm-dcd, ntm-rsd, ntm-noded and ntm-keygen into $BUILD (Release)" >&2
 	if cmake -S "$REPO" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >"$WORK/build.log" 2>&1 &&
-		cmake --build "$BUILD" -j2 --target ntm-dcd ntm-noded ntm-keygen >>"$WORK/build.log" 2>&1; then
+		cmake --build "$BUILD" -j2 --target ntm-dcd ntm-rsd ntm-noded ntm-keygen \
+			>>"$WORK/build.log" 2>&1; then
 		return 0
 	fi
 	tail -n 30 "$WORK/build.log" >&2
@@ -104,8 +108,8 @@ bench_build() {
 }
 
 # Creates the work directory and the exit trap (before topo_init, so that
-# the library's cleanup runs first), installs packages, builds, and makes
-# the admin token and the DC key.
+# the library's cleanup runs first), installs packages, builds the daemons
+# and the load tools, and makes the admin token and the DC key.
 bench_prepare() {
 	WORK=$(mktemp -d /tmp/ntm-bench.XXXXXX) || return
 	trap bench_on_exit EXIT
@@ -115,6 +119,7 @@ bench_prepare() {
 	if ((DO_BUILD)); then
 		bench_build || return
 	fi
+	bench_build_tools || return
 	head -c 32 /dev/urandom | base64 >"$WORK/admin.token"
 	chmod 600 "$WORK/admin.token"
 	"$BUILD/admin-api/ntm-keygen" "$WORK/dc.key" >/dev/null
@@ -150,7 +155,8 @@ bench_topology() {
 	topo_attach m pub1 "${M_ADDR[pub1]}" "${M_IF[pub1]}" || return
 	topo_default_route m "${M_GATEWAY[pub1]}" || return
 	topo_attach m pub2 - "${M_IF[pub2]}" || return
-	topo_attach m home - "${M_IF[home]}"
+	topo_attach m home - "${M_IF[home]}" || return
+	relay_topology
 }
 
 # Usage: api NS PORT PATH [CURL_ARGS...]: a request to an admin API in NS.
@@ -200,6 +206,7 @@ start_dc() {
 		[admin]
 		listen = 127.0.0.1:$DC_ADMIN_PORT
 		token_file = $WORK/admin.token
+		$(dc_relay_section)
 	CONF
 	topo_bg dc "$WORK/dc.log" "$BUILD/dcd/ntm-dcd" -f -c "$WORK/dcd.conf" || return
 	wait_http dc "$DC_ADMIN_PORT" && return 0
@@ -222,7 +229,8 @@ enrol_node() {
 	FQDN[$name]=$fqdn
 	# No DNS server: the benchmark addresses peers by VIP. Rekeying is
 	# pushed past the run (rekey_after in seconds), so that no rekey
-	# handshake falls into a measurement.
+	# handshake falls into a measurement. The namespaces share one file
+	# system, so each node gets its own IPC socket in the work directory.
 	cat >"$WORK/$name.conf" <<-CONF
 		[node]
 		fqdn = $fqdn
@@ -234,6 +242,8 @@ enrol_node() {
 		log_level = $NODE_LOG_LEVEL
 		[dns]
 		listen =
+		[ipc]
+		path = ipc://$WORK/$name.ipc
 		[admin]
 		listen = 127.0.0.1:$NODE_ADMIN_PORT
 		token_file = $WORK/admin.token
@@ -284,6 +294,7 @@ restart_node() {
 bench_start_daemons() {
 	local name
 
+	start_rs || return
 	start_dc || return
 	for name in a b c m; do
 		enrol_node "$name" || return

@@ -8,7 +8,8 @@
 # output ("setup.one_nat.delivered_ms").
 declare -gA SAMPLES=()
 # Route case of each set-up case, from the initiating node's /v1/tunnels,
-# and iperf3 results in Mbit/s keyed by path (bare, ntm, wireguard_go).
+# and iperf3 results in Mbit/s keyed by path (bare, ntm, wireguard_go, and
+# from relay.sh punched and relayed).
 # report.sh reads both through a nameref, which shellcheck does not follow.
 declare -gA ROUTE_CASE=() THROUGHPUT=()
 
@@ -175,12 +176,19 @@ log_time_us() {
 	date -u -d "$stamp" +%s%6N
 }
 
+# Usage: snmp_counter NS PROTOCOL FIELD: one counter of the namespace's
+# /proc/net/snmp, such as "Ip OutNoRoutes" or "Udp RcvbufErrors".
+snmp_counter() {
+	# shellcheck disable=SC2016 # $1 and $i are awk fields
+	topo_exec "$1" awk -v proto="$2:" -v field="$3" '$1 == proto && !header {
+		for (i = 2; i <= NF; i++) column[$i] = i; header = 1; next }
+		$1 == proto { print $column[field] }' /proc/net/snmp
+}
+
 # Usage: no_route_count NS: the namespace's IP OutNoRoutes counter: sends
 # that failed because no route matched (RFC 4293 ipSystemStatsOutNoRoutes).
 no_route_count() {
-	# shellcheck disable=SC2016 # $1 and $i are awk fields
-	topo_exec "$1" awk '$1 == "Ip:" && !header { for (i = 2; i <= NF; i++) column[$i] = i;
-		header = 1; next } $1 == "Ip:" { print $column["OutNoRoutes"] }' /proc/net/snmp
+	snmp_counter "$1" Ip OutNoRoutes
 }
 
 # Usage: move_once CASE LAN: moves m into LAN while probes stream both
@@ -300,18 +308,19 @@ measure_moves() {
 	done
 }
 
-# Usage: iperf_run PATH_NAME ADDR: iperf3 TCP from a to the server in c at
-# ADDR. Stores the received rate in THROUGHPUT[PATH_NAME], in Mbit/s.
+# Usage: iperf_run PATH_NAME CLIENT SERVER ADDR: iperf3 TCP from CLIENT to
+# the server in SERVER at ADDR. Stores the received rate in
+# THROUGHPUT[PATH_NAME], in Mbit/s.
 iperf_run() {
-	local name=$1 addr=$2 server i json=$WORK/iperf-$1.json
+	local name=$1 client=$2 server_ns=$3 addr=$4 server i json=$WORK/iperf-$1.json
 
-	topo_bg c "$WORK/iperf-server.log" iperf3 -s -1 -p "$IPERF_PORT" || return
+	topo_bg "$server_ns" "$WORK/iperf-server.log" iperf3 -s -1 -p "$IPERF_PORT" || return
 	server=$TOPO_BG_PID
 	for ((i = 0; i < 100; i++)); do
-		[[ -n $(topo_exec c ss -Hltn "sport = :$IPERF_PORT") ]] && break
+		[[ -n $(topo_exec "$server_ns" ss -Hltn "sport = :$IPERF_PORT") ]] && break
 		sleep 0.03
 	done
-	if ! topo_exec a iperf3 -c "$addr" -p "$IPERF_PORT" -t "$IPERF_SECONDS" -J >"$json"; then
+	if ! topo_exec "$client" iperf3 -c "$addr" -p "$IPERF_PORT" -t "$IPERF_SECONDS" -J >"$json"; then
 		fail "iperf3 over $name to $addr failed: $(jq -r '.error // empty' "$json" 2>/dev/null)"
 		kill -TERM "$server" 2>/dev/null
 		wait "$server" 2>/dev/null
@@ -356,15 +365,15 @@ wg_setup() {
 }
 
 measure_throughput() {
-	iperf_run bare 203.0.113.52
+	iperf_run bare a c 203.0.113.52
 	if topo_exec a ping -c 1 -W 3 "${VIP[c]}" >/dev/null; then
-		iperf_run ntm "${VIP[c]}"
+		iperf_run ntm a c "${VIP[c]}"
 	else
 		fail "ping from ${FQDN[a]} to ${VIP[c]} failed: no tunnel for iperf3"
 		show_log a
 	fi
 	if wg_setup; then
-		iperf_run wireguard_go 198.51.100.130
+		iperf_run wireguard_go a c 198.51.100.130
 	else
 		fail "setting up wireguard-go between a and c failed"
 	fi

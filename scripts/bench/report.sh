@@ -41,13 +41,66 @@ numbers_json() {
 	done | jq -Rn 'reduce (inputs | split("\t")) as $l ({}; .[$l[0]] = ($l[1] | fromjson))'
 }
 
+# Usage: relay_json MEASURED: prints the "relay" object of the JSON output:
+# TCP over the direct, punched and relayed tunnels, and the forwarding rates
+# of ntm-rsd and udpfwd from the samples in MEASURED (samples_json).
+relay_json() {
+	local throughput
+
+	throughput=$(numbers_json THROUGHPUT ntm punched relayed) || return
+	jq -n "$JQ_DEFS"'
+		def path($p): if $p == "" then null else $p end;
+		($m.forwarding // {}) as $fw
+		| {
+		rs_max_pps_per_session: $max_pps,
+		rs_default_max_pps_per_session: $default_max_pps,
+		rs_rate_limited_drops: $rate_limited,
+		throughput: {
+			tool: "iperf3 TCP over the VIPs", seconds: $iperf_s,
+			direct: {nodes: "a -> c, both on public addresses", path: path($direct),
+				mbit_s: $tp.ntm},
+			punched: {nodes: "p1 -> p2, each behind its own port-preserving NAT",
+				path: path($punched), mbit_s: $tp.punched},
+			relayed: {nodes: "r1 -> r2, each behind its own port-randomising NAT",
+				path: path($relayed), mbit_s: $tp.relayed},
+			punched_over_direct: ratio($tp.punched; $tp.ntm),
+			relayed_over_direct: ratio($tp.relayed; $tp.ntm)
+		},
+		forwarding: {
+			description: "a load tool in r1 sends UDP datagrams as fast as sendmmsg takes them, through the forwarder in rs and the NATs of r1 and r2, to a counting receiver in r2. ntm-rsd and udpfwd take turns",
+			payload_bytes: $payload, seconds_per_run: $forward_s, runs: $forward_reps,
+			load_average_1min: $load,
+			cpus: (if $pinned then {forwarder: $forwarder_cpu, sender_and_receiver: $load_cpu}
+				else null end),
+			rs: ({description: "ntm-rsd: relay data packets of the session that the node agents of r1 and r2 bound, sent from the bound address after the agents stopped"}
+				+ ($fw.rs // {})),
+			udpfwd: ({description: "scripts/bench/udpfwd.c in the same namespace: one recvfrom and one sendto per datagram between two learned peers"}
+				+ ($fw.udpfwd // {}))
+		}
+		}
+		| .forwarding as $f
+		| .forwarding.rs_over_udpfwd = ([
+			"forwarded_pps", "received_pps"] | map({(.):
+			ratio($f.rs[.].median; $f.udpfwd[.].median)}) | add)' \
+		--argjson m "$1" --argjson tp "$throughput" \
+		--arg direct "${TUNNEL_PATH[direct]-}" --arg punched "${TUNNEL_PATH[punched]-}" \
+		--arg relayed "${TUNNEL_PATH[relayed]-}" \
+		--argjson max_pps "$RS_MAX_PPS" --argjson default_max_pps "$RS_DEFAULT_MAX_PPS" \
+		--argjson rate_limited "${RS_RATE_LIMITED:-null}" --argjson iperf_s "$IPERF_SECONDS" \
+		--argjson payload "$FORWARD_PAYLOAD_BYTES" --argjson forward_s "$FORWARD_SECONDS" \
+		--argjson forward_reps "$FORWARD_REPS" --argjson load "${FORWARD_LOAD_AVERAGE:-null}" \
+		--argjson pinned "$( ((${#FORWARDER_PIN[@]} > 0)) && echo true || echo false)" \
+		--argjson forwarder_cpu "$FORWARDER_CPU" --argjson load_cpu "$LOAD_CPU"
+}
+
 # Usage: write_json DURATION_S
 write_json() {
-	local measured route_cases throughput
+	local measured route_cases throughput relay
 
 	measured=$(samples_json) || return
 	route_cases=$(numbers_json ROUTE_CASE peer_global one_nat) || return
 	throughput=$(numbers_json THROUGHPUT bare ntm wireguard_go) || return
+	relay=$(relay_json "$measured") || return
 	mkdir -p -- "$(dirname -- "$JSON_OUT")" || return
 	jq -n "$JQ_DEFS"'
 		($m.setup // {}) as $setup | ($m.move // {}) as $move
@@ -57,7 +110,7 @@ write_json() {
 		build: {type: "Release", commit: $commit},
 		repetitions: $reps,
 		duration_s: $duration,
-		units: "times in ms; throughput in Mbit/s",
+		units: "times in ms; throughput in Mbit/s; packet rates in packets per second",
 		definitions: {
 			delivered_ms: "T_trigger (the sender calls sendto to the peer VIP) to T_delivered (the peer application has read it), wall clock",
 			setup_ms: "setup_us of the initiating node /v1/tunnels: first trigger to tunnel up",
@@ -67,7 +120,14 @@ write_json() {
 			interruption_down_ms: "largest gap between probes received by m, sent by c every 1 ms",
 			interruption_up_ms: "largest gap between probes received by c, sent by m every 1 ms",
 			no_move: "interruption_down_ms and interruption_up_ms of the same streams without a move",
-			mover_no_route_sends: "sends in the moving node namespace that failed with no route (IP OutNoRoutes) during the move: control and data packets sent after the new address came and before the default route did"
+			mover_no_route_sends: "sends in the moving node namespace that failed with no route (IP OutNoRoutes) during the move: control and data packets sent after the new address came and before the default route did",
+			path: "the path field of the sending node /v1/tunnels entry after iperf3: direct, punched or relayed",
+			sent_pps: "datagrams that sendmmsg accepted in r1, divided by the sender measured sending time",
+			forwarded_pps: "datagrams the forwarder sent on (ntm-rsd: the change of forwarded.packets in GET /v1/counters; udpfwd: its own count), divided by the sending time",
+			received_pps: "datagrams the receiver in r2 counted, divided by the sending time",
+			socket_drops: "the change of UDP RcvbufErrors in the rs namespace during a run: datagrams dropped because the forwarder socket receive buffer was full, so non-zero means the forwarder was the bottleneck",
+			user_cpu_s: "user CPU time of the forwarder process, all threads, during a run (/proc/PID/stat)",
+			system_cpu_s: "system CPU time of the forwarder process during a run. The kernel work of carrying each datagram on through the namespaces runs largely as softirq, which the kernel accounts to no process"
 		},
 		setup: {
 			peer_global: ({
@@ -102,6 +162,7 @@ write_json() {
 			ntm_over_bare: ratio($tp.ntm; $tp.bare),
 			ntm_over_wireguard_go: ratio($tp.ntm; $tp.wireguard_go)
 		},
+		relay: $relay,
 		reference: {
 			source: $source,
 			tunnel_establishment_device_discovery_ms: $ref_discovery,
@@ -136,6 +197,7 @@ write_json() {
 			 reference_ms: $ref_recreate}
 		] | .comparison |= map(.ratio = ratio(.ours_ms; .reference_ms))' \
 		--argjson m "$measured" --argjson rc "$route_cases" --argjson tp "$throughput" \
+		--argjson relay "$relay" \
 		--arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --argjson nproc "$(nproc)" \
 		--arg kernel "$(uname -r)" --argjson load "$LOAD_AVERAGE" \
 		--arg cpu "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" \
@@ -251,6 +313,71 @@ print_throughput() {
 		"ntm/wireguard-go" "$(jget_ms .throughput.ntm_over_wireguard_go)"
 }
 
+print_relay_throughput() {
+	local path=.relay.throughput
+
+	printf 'Punched and relayed tunnels: iperf3 TCP, %s s, over the VIPs (Mbit/s)\n' \
+		"$IPERF_SECONDS"
+	printf '  %-50s %10s  path %s\n' \
+		"direct tunnel, a -> c (both public)" "$(jget "$path.direct.mbit_s")" \
+		"$(jget "$path.direct.path")" \
+		"punched tunnel, p1 -> p2 (port-preserving NATs)" "$(jget "$path.punched.mbit_s")" \
+		"$(jget "$path.punched.path")" \
+		"relayed tunnel, r1 -> r2 (port-randomising NATs)" "$(jget "$path.relayed.mbit_s")" \
+		"$(jget "$path.relayed.path")"
+	printf '  %-50s %10s\n' "punched/direct" "$(jget_ms "$path.punched_over_direct")" \
+		"relayed/direct" "$(jget_ms "$path.relayed_over_direct")"
+	printf '  ntm-rsd ran with max_pps_per_session = %s (default %s), so that the\n' \
+		"$(jget .relay.rs_max_pps_per_session)" "$(jget .relay.rs_default_max_pps_per_session)"
+	echo "  per-session packet limit caps none of the relay numbers in this table and the"
+	printf '  next. Packets that ntm-rsd dropped at the limit in this run: %s\n' \
+		"$(jget .relay.rs_rate_limited_drops)"
+}
+
+# Usage: forward_row LABEL NAME: the median packet rates of one forwarder.
+forward_row() {
+	local path=.relay.forwarding.$2
+
+	printf '  %-40s %9s %9s %9s %9s\n' "$1" "$(jget "$path.sent_pps.median")" \
+		"$(jget "$path.forwarded_pps.median")" "$(jget "$path.received_pps.median")" \
+		"$(jget "$path.socket_drops.median")"
+}
+
+# Usage: forward_detail NAME: the range of the forwarded rate and the CPU
+# time of the forwarder process.
+forward_detail() {
+	local path=.relay.forwarding.$1
+
+	printf '%s to %s packets/s, CPU %s s user + %s s system' \
+		"$(jget "$path.forwarded_pps.min")" "$(jget "$path.forwarded_pps.max")" \
+		"$(jget "$path.user_cpu_s.median")" "$(jget "$path.system_cpu_s.median")"
+}
+
+print_forwarding() {
+	local path=.relay.forwarding
+
+	printf 'Forwarding rate: %s-byte UDP payloads, r1 -> forwarder in rs -> r2,\n' \
+		"$(jget "$path.payload_bytes")"
+	printf 'median of %s runs of %s s each, ntm-rsd and udpfwd in turn' \
+		"$(jget "$path.runs")" "$(jget "$path.seconds_per_run")"
+	if [[ $(jget "$path.cpus") != n/a ]]; then
+		printf ', forwarder on CPU %s,\nsender and receiver on CPU %s' \
+			"$(jget "$path.cpus.forwarder")" "$(jget "$path.cpus.sender_and_receiver")"
+	fi
+	printf ', load average %s before\n' "$(jget "$path.load_average_1min")"
+	printf '  %-40s %9s %9s %9s %9s\n' "packets/s" sent forwarded received drops
+	forward_row "ntm-rsd, relay data of a bound session" rs
+	forward_row "udpfwd, one recvfrom + sendto each" udpfwd
+	printf '  %-40s %9s %9s %9s\n' "ntm-rsd/udpfwd" "" \
+		"$(jget_ms "$path.rs_over_udpfwd.forwarded_pps")" \
+		"$(jget_ms "$path.rs_over_udpfwd.received_pps")"
+	echo "  drops: datagrams per run that the forwarder's socket had no room for; while"
+	echo "  non-zero, the forwarder, not the sender, limited the rate."
+	echo "  Each run, min to max, and the median CPU time of the forwarder process:"
+	printf '    ntm-rsd %s\n' "$(forward_detail rs)"
+	printf '    udpfwd  %s\n' "$(forward_detail udpfwd)"
+}
+
 print_comparison() {
 	local i count
 
@@ -301,7 +428,7 @@ print_report() {
 	local section
 
 	for section in print_header print_setups print_moves print_round_trips print_throughput \
-		print_comparison; do
+		print_relay_throughput print_forwarding print_comparison; do
 		"$section"
 		echo
 	done
