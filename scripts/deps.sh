@@ -15,9 +15,18 @@ NTM_DEPS=(
 	curl jq python3 iproute2 iptables nftables sqlite3 procps socat iputils-ping
 	bind9-dnsutils libnftables-dev libhttp-parser-dev
 	minidlna gerbera gssdp-tools gupnp-tools ffmpeg tcpdump vlc-bin vlc-plugin-base
+	# ntmctl links libcurl. The admin API tests run promtool from Debian's
+	# prometheus package on each daemon's /metrics; prometheus is there only
+	# for promtool, installed without recommends like everything here, and
+	# the policy-rc.d below keeps its server from starting. openssl makes the
+	# HTTPS test's certificate; python3-yaml reads admin-api/openapi.yaml.
+	libcurl4-openssl-dev prometheus openssl python3-yaml
 	# scripts/bench.sh: iperf3 throughput, and wireguard-go with wg as the
 	# userspace tunnel to compare with
 	iperf3 wireguard-go wireguard-tools
+	# tests/system/test_deploy.sh: docker-compose 1.29 validates
+	# docker-compose.yml, systemd-analyze checks the unit files
+	docker-compose systemd
 )
 
 # Top of the source tree, found from this file's location so callers may run
