@@ -8,6 +8,9 @@
  * failure, so no body is read from an unauthenticated client. Later calls
  * collect the body up to NTM_ADMIN_MAX_BODY, and the last one parses it and
  * runs the route's handler.
+ *
+ * GET /healthz (public) and GET /metrics (bearer token, Prometheus text) are
+ * the library's own routes; the daemon adds the rest.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +43,18 @@
 #define PEER_TEXT_MAX 128
 /* Size of the Allow header value of a 405 response. */
 #define ALLOW_MAX 128
+/* Largest PEM certificate chain or private key file read for HTTPS. */
+#define PEM_MAX (64 * 1024)
+/* Status codes counted in ntm_admin_http_responses_total. */
+#define STATUS_MIN 100
+#define STATUS_MAX 599
+/* The media type of the Prometheus text format, version 0.0.4. */
+#define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+enum route_kind {
+	ROUTE_JSON,                  /* the handler returns a JSON value */
+	ROUTE_METRICS,               /* the library's GET /metrics */
+};
 
 struct route {
 	char *method;
@@ -48,6 +63,7 @@ struct route {
 	char *segments[MAX_SEGMENTS];
 	size_t n_segments;
 	bool public;                 /* served without a bearer token */
+	enum route_kind kind;
 	ntm_admin_handler handler;
 	void *arg;
 };
@@ -67,13 +83,26 @@ struct ntm_admin {
 
 	ntm_admin_health_cb health_cb;
 	void *health_arg;
+	ntm_admin_metrics_cb metrics_cb;
+	void *metrics_arg;
+
+	/* HTTPS: the PEM texts stay allocated while MHD runs, then are wiped. */
+	char *cert_pem, *key_pem;
+	size_t key_pem_size;
+	bool tls;
+
+	uint64_t started_wall_ms;
+	uint64_t responses[STATUS_MAX - STATUS_MIN + 1];   /* by HTTP status */
 
 	struct ntm_ratelimit auth_log;
+	struct ntm_ratelimit mhd_log;
+	bool running;                /* MHD started: its messages are about clients now */
 	char mhd_error[256];         /* last message MHD logged, for start-up errors */
 };
 
 /* State of one request, kept in MHD's per-request con_cls. */
 struct request_state {
+	struct ntm_admin *admin;
 	struct ntm_admin_request req;
 	char *path_storage;          /* the path split into segments */
 	char *segments[MAX_SEGMENTS];
@@ -149,30 +178,25 @@ static void log_request(const struct request_state *rs, unsigned status)
 }
 
 /*
- * Queues status with body (consumed) as JSON. header_name/header_value add
- * one more header when not NULL.
+ * Queues status with text (len bytes, freed by MHD) of content_type.
+ * header_name/header_value add one more header when not NULL.
  */
-static enum MHD_Result respond(struct MHD_Connection *conn, const struct request_state *rs,
-			       unsigned status, json_t *body, const char *header_name,
-			       const char *header_value)
+static enum MHD_Result respond_text(struct MHD_Connection *conn, const struct request_state *rs,
+				    unsigned status, char *text, size_t len,
+				    const char *content_type, const char *header_name,
+				    const char *header_value)
 {
-	size_t len;
-	char *text = serialize(body, status, &len);
-	struct MHD_Response *resp;
+	struct MHD_Response *resp = MHD_create_response_from_buffer(len, text,
+								    MHD_RESPMEM_MUST_FREE);
 	enum MHD_Result ret;
 
-	if (!text) {
-		log_warn("%s: admin response %u not sent: out of memory", rs->peer, status);
-		return MHD_NO;
-	}
-	resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
 	if (!resp) {
 		log_warn("%s: admin response %u not sent: out of memory", rs->peer, status);
 		free(text);
 		return MHD_NO;
 	}
 	if (status != MHD_HTTP_NO_CONTENT)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	if (header_name)
 		MHD_add_response_header(resp, header_name, header_value);
@@ -182,8 +206,26 @@ static enum MHD_Result respond(struct MHD_Connection *conn, const struct request
 	if (ret != MHD_YES)
 		log_warn("%s: admin response %u not sent: libmicrohttpd rejected it", rs->peer,
 			 status);
+	else if (status >= STATUS_MIN && status <= STATUS_MAX)
+		rs->admin->responses[status - STATUS_MIN]++;
 	log_request(rs, status);
 	return ret;
+}
+
+/* Queues status with body (consumed) as JSON. */
+static enum MHD_Result respond(struct MHD_Connection *conn, const struct request_state *rs,
+			       unsigned status, json_t *body, const char *header_name,
+			       const char *header_value)
+{
+	size_t len;
+	char *text = serialize(body, status, &len);
+
+	if (!text) {
+		log_warn("%s: admin response %u not sent: out of memory", rs->peer, status);
+		return MHD_NO;
+	}
+	return respond_text(conn, rs, status, text, len, "application/json", header_name,
+			    header_value);
 }
 
 static enum MHD_Result respond_error(struct MHD_Connection *conn, const struct request_state *rs,
@@ -208,19 +250,20 @@ static bool token_chars_valid(const char *token, size_t len)
 	return true;
 }
 
-static int check_token_file_mode(int fd, const char *path, char *err, size_t err_size)
+/* Rejects a secret file (what names it in messages) that group or others
+ * may access. */
+static int check_private_mode(int fd, const char *path, const char *what, char *err,
+			      size_t err_size)
 {
 	struct stat st;
 
 	if (fstat(fd, &st) < 0) {
-		snprintf(err, err_size, "%s: cannot read the admin token file: %s", path,
-			 strerror(errno));
+		snprintf(err, err_size, "%s: cannot read the %s: %s", path, what, strerror(errno));
 		return -1;
 	}
 	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-		snprintf(err, err_size, "%s: the admin token file is accessible by group or "
-			 "others (mode %04o); run 'chmod 600 %s'", path,
-			 (unsigned)(st.st_mode & 07777), path);
+		snprintf(err, err_size, "%s: the %s is accessible by group or others (mode %04o); "
+			 "run 'chmod 600 %s'", path, what, (unsigned)(st.st_mode & 07777), path);
 		return -1;
 	}
 	return 0;
@@ -239,7 +282,7 @@ static ssize_t read_first_line(const char *path, char *line, size_t line_size, c
 			 strerror(errno));
 		return -1;
 	}
-	if (check_token_file_mode(fd, path, err, err_size) < 0) {
+	if (check_private_mode(fd, path, "admin token file", err, err_size) < 0) {
 		close(fd);
 		return -1;
 	}
@@ -439,13 +482,13 @@ static const struct route *find_route(const struct ntm_admin *admin, struct requ
 }
 
 static int add_route(struct ntm_admin *admin, const char *method, const char *pattern,
-		     ntm_admin_handler handler, void *arg, bool public)
+		     ntm_admin_handler handler, void *arg, bool public, enum route_kind kind)
 {
-	struct route r = { .handler = handler, .arg = arg, .public = public };
+	struct route r = { .handler = handler, .arg = arg, .public = public, .kind = kind };
 	size_t n_params = 0;
 	struct route *routes;
 
-	if (!method || !pattern || !handler)
+	if (!method || !pattern || (!handler && kind == ROUTE_JSON))
 		return -EINVAL;
 	for (size_t i = 0; i < admin->n_routes; i++) {
 		if (strcmp(admin->routes[i].method, method) == 0 &&
@@ -485,13 +528,19 @@ nomem:
 int ntm_admin_route(struct ntm_admin *admin, const char *method, const char *pattern,
 		    ntm_admin_handler handler, void *arg)
 {
-	return add_route(admin, method, pattern, handler, arg, false);
+	return add_route(admin, method, pattern, handler, arg, false, ROUTE_JSON);
 }
 
 void ntm_admin_set_health(struct ntm_admin *admin, ntm_admin_health_cb cb, void *arg)
 {
 	admin->health_cb = cb;
 	admin->health_arg = arg;
+}
+
+void ntm_admin_set_metrics(struct ntm_admin *admin, ntm_admin_metrics_cb cb, void *arg)
+{
+	admin->metrics_cb = cb;
+	admin->metrics_arg = arg;
 }
 
 const char *ntm_admin_query(const struct ntm_admin_request *req, const char *key)
@@ -532,13 +581,14 @@ static void format_peer(struct MHD_Connection *conn, char *out, size_t out_size)
 		ntm_endpoint_str(&ep, out, out_size);
 }
 
-static struct request_state *new_request(struct MHD_Connection *conn, const char *url,
-					 const char *method)
+static struct request_state *new_request(struct ntm_admin *admin, struct MHD_Connection *conn,
+					 const char *url, const char *method)
 {
 	struct request_state *rs = calloc(1, sizeof(*rs));
 
 	if (!rs)
 		return NULL;
+	rs->admin = admin;
 	rs->path_storage = strdup(url);
 	if (!rs->path_storage) {
 		free(rs);
@@ -745,6 +795,60 @@ static int parse_body(struct request_state *rs, char *message, size_t message_si
 	return 0;
 }
 
+/* The library's own metrics, present on every daemon. */
+static void library_metrics(struct ntm_admin *admin, struct ntm_metrics *m)
+{
+	char code[8];
+
+	ntm_metrics_family(m, "ntm_build_info", NTM_METRIC_GAUGE,
+			   "Always 1; the labels name the daemon and its version.");
+	ntm_metrics_sample(m, "ntm_build_info", 1, "daemon", admin->daemon_name, "version",
+			   NTM_VERSION, NULL);
+	ntm_metrics_gauge(m, "ntm_admin_start_time_seconds",
+			  "Unix time at which the admin API started, in seconds.",
+			  (double)admin->started_wall_ms / 1000.0);
+	ntm_metrics_family(m, "ntm_admin_http_responses_total", NTM_METRIC_COUNTER,
+			   "Admin API responses sent, by HTTP status code.");
+	for (unsigned i = 0; i <= STATUS_MAX - STATUS_MIN; i++) {
+		if (admin->responses[i] == 0)
+			continue;
+		snprintf(code, sizeof(code), "%u", i + STATUS_MIN);
+		ntm_metrics_sample(m, "ntm_admin_http_responses_total",
+				   (double)admin->responses[i], "code", code, NULL);
+	}
+}
+
+/* GET /metrics: the Prometheus text of the library and the daemon. */
+static enum MHD_Result respond_metrics(struct MHD_Connection *conn, struct request_state *rs)
+{
+	struct ntm_admin *admin = rs->admin;
+	struct ntm_metrics *m = ntm_metrics_new();
+	const char *text;
+	char *copy = NULL;
+	size_t len = 0;
+
+	if (m) {
+		library_metrics(admin, m);
+		if (admin->metrics_cb)
+			admin->metrics_cb(m, admin->metrics_arg);
+	}
+	text = m ? ntm_metrics_text(m, &len) : NULL;
+	if (text)
+		copy = malloc(len + 1);
+	if (!copy) {
+		char message[256];
+
+		snprintf(message, sizeof(message), "cannot build the metrics: %s",
+			 m && ntm_metrics_error(m) ? ntm_metrics_error(m) : "out of memory");
+		ntm_metrics_free(m);
+		return respond_error(conn, rs, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal_error",
+				     message, NULL, NULL);
+	}
+	memcpy(copy, text, len + 1);
+	ntm_metrics_free(m);
+	return respond_text(conn, rs, MHD_HTTP_OK, copy, len, METRICS_CONTENT_TYPE, NULL, NULL);
+}
+
 /* Runs the handler once the whole request is in. */
 static enum MHD_Result finish_request(struct MHD_Connection *conn, struct request_state *rs)
 {
@@ -754,6 +858,8 @@ static enum MHD_Result finish_request(struct MHD_Connection *conn, struct reques
 
 	if (rs->body_too_large)
 		return respond_too_large(conn, rs);
+	if (rs->route->kind == ROUTE_METRICS)
+		return respond_metrics(conn, rs);
 	if (parse_body(rs, message, sizeof(message)) < 0)
 		return respond_error(conn, rs, MHD_HTTP_BAD_REQUEST, "invalid_json", message, NULL,
 				     NULL);
@@ -777,7 +883,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	struct request_state *rs = *con_cls;
 
 	if (!rs) {
-		rs = new_request(conn, url, method);
+		rs = new_request(admin, conn, url, method);
 		if (!rs) {
 			log_warn("admin API: request dropped: out of memory");
 			return MHD_NO;
@@ -818,7 +924,13 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	len = strlen(admin->mhd_error);
 	while (len > 0 && admin->mhd_error[len - 1] == '\n')
 		admin->mhd_error[--len] = '\0';
-	log_warn("admin API: libmicrohttpd: %s", admin->mhd_error);
+	/* After start-up MHD reports mostly what clients did (a plain HTTP
+	 * request to the HTTPS port, a failed handshake, a dropped connection),
+	 * which any client can repeat: rate-limited at info. */
+	if (!admin->running)
+		log_warn("admin API: libmicrohttpd: %s", admin->mhd_error);
+	else if (ntm_ratelimit_allow(&admin->mhd_log, ntm_now_ms()))
+		log_info("admin API: libmicrohttpd: %s", admin->mhd_error);
 }
 
 /* ---- the event loop glue ---- */
@@ -850,21 +962,108 @@ static long admin_prepare(struct ntm_loop *loop, void *arg)
 	return 0;
 }
 
+/* ---- HTTPS ---- */
+
+/*
+ * Reads a whole PEM file into *out (NUL-terminated, as MHD expects), at most
+ * PEM_MAX bytes. A private file must not be accessible by group or others.
+ */
+static int read_pem(const char *path, const char *what, bool private, char **out, size_t *size,
+		    char *err, size_t err_size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char *buf = NULL;
+	size_t len = 0;
+	ssize_t n;
+
+	if (fd < 0) {
+		snprintf(err, err_size, "%s: cannot open the %s: %s", path, what, strerror(errno));
+		return -1;
+	}
+	if (private && check_private_mode(fd, path, what, err, err_size) < 0)
+		goto fail;
+	buf = calloc(1, PEM_MAX + 1);
+	if (!buf) {
+		snprintf(err, err_size, "%s: cannot read the %s: out of memory", path, what);
+		goto fail;
+	}
+	while ((n = read(fd, buf + len, PEM_MAX + 1 - len)) > 0 && len + (size_t)n <= PEM_MAX)
+		len += (size_t)n;
+	if (n != 0 || len == 0) {
+		snprintf(err, err_size, "%s: cannot read the %s: %s", path, what,
+			 n < 0 ? strerror(errno) : n > 0 ? "the file is larger than 64 KiB"
+							 : "the file is empty");
+		goto fail;
+	}
+	close(fd);
+	buf[len] = '\0';
+	*out = buf;
+	*size = PEM_MAX + 1;
+	return 0;
+fail:
+	if (buf) {
+		sodium_memzero(buf, PEM_MAX + 1);
+		free(buf);
+	}
+	close(fd);
+	return -1;
+}
+
+static bool option_set(const char *value)
+{
+	return value && value[0] != '\0';
+}
+
+/* Loads the certificate and key when both are configured. */
+static int load_tls(struct ntm_admin *admin, const struct ntm_admin_config *cfg, char *err,
+		    size_t err_size)
+{
+	size_t cert_size;
+
+	if (!option_set(cfg->cert_file) && !option_set(cfg->key_file))
+		return 0;
+	if (!option_set(cfg->cert_file) || !option_set(cfg->key_file)) {
+		snprintf(err, err_size, "admin API: HTTPS needs both [admin] cert_file and "
+			 "key_file; set both, or neither for plain HTTP");
+		return -1;
+	}
+	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		snprintf(err, err_size, "admin API: this libmicrohttpd was built without TLS; "
+			 "remove [admin] cert_file and key_file, or install a build with GnuTLS");
+		return -1;
+	}
+	if (read_pem(cfg->cert_file, "admin API certificate file", false, &admin->cert_pem,
+		     &cert_size, err, err_size) < 0 ||
+	    read_pem(cfg->key_file, "admin API private key file", true, &admin->key_pem,
+		     &admin->key_pem_size, err, err_size) < 0)
+		return -1;
+	admin->tls = true;
+	return 0;
+}
+
 /* ---- start and stop ---- */
 
 static struct MHD_Daemon *start_mhd(struct ntm_admin *admin, const struct ntm_endpoint *listen)
 {
 	struct sockaddr_storage ss;
 	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	struct MHD_OptionItem tls_options[] = {
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, admin->cert_pem },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, admin->key_pem },
+		{ MHD_OPTION_END, 0, NULL },
+	};
 
 	ntm_endpoint_to_sockaddr(listen, &ss);
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	if (admin->tls)
+		flags |= MHD_USE_TLS;
 
 	/* The port argument is ignored because MHD_OPTION_SOCK_ADDR is given. */
 	/* The logger comes first so that MHD reports option errors through it. */
 	return MHD_start_daemon(flags, 0, NULL, NULL, on_request, admin,
 				MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, admin,
+				MHD_OPTION_ARRAY, admin->tls ? tls_options : &tls_options[2],
 				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 				MHD_OPTION_CONNECTION_LIMIT, CONNECTION_LIMIT,
 				MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_S,
@@ -911,6 +1110,11 @@ static void free_admin(struct ntm_admin *admin)
 	}
 	free(admin->routes);
 	sodium_memzero(admin->token, sizeof(admin->token));
+	if (admin->key_pem) {
+		sodium_memzero(admin->key_pem, admin->key_pem_size);
+		free(admin->key_pem);
+	}
+	free(admin->cert_pem);
 	free(admin);
 }
 
@@ -928,6 +1132,8 @@ struct ntm_admin *ntm_admin_start(const struct ntm_admin_config *cfg, struct ntm
 	admin->loop = loop;
 	admin->epoll_fd = -1;
 	admin->auth_log = (struct ntm_ratelimit)NTM_RATELIMIT_INIT(5, 1);
+	admin->mhd_log = (struct ntm_ratelimit)NTM_RATELIMIT_INIT(5, 1);
+	admin->started_wall_ms = ntm_wall_ms();
 	snprintf(admin->daemon_name, sizeof(admin->daemon_name), "%s",
 		 cfg->daemon_name ? cfg->daemon_name : "ntm");
 
@@ -935,9 +1141,11 @@ struct ntm_admin *ntm_admin_start(const struct ntm_admin_config *cfg, struct ntm
 		snprintf(err, err_size, "admin API: no token file is configured");
 		goto fail;
 	}
-	if (load_token(cfg->token_file, admin->token, &admin->token_len, err, err_size) < 0)
+	if (load_token(cfg->token_file, admin->token, &admin->token_len, err, err_size) < 0 ||
+	    load_tls(admin, cfg, err, err_size) < 0)
 		goto fail;
-	if (add_route(admin, "GET", "/healthz", handle_health, admin, true) < 0) {
+	if (add_route(admin, "GET", "/healthz", handle_health, admin, true, ROUTE_JSON) < 0 ||
+	    add_route(admin, "GET", "/metrics", NULL, admin, false, ROUTE_METRICS) < 0) {
 		snprintf(err, err_size, "admin API: out of memory");
 		goto fail;
 	}
@@ -953,9 +1161,11 @@ struct ntm_admin *ntm_admin_start(const struct ntm_admin_config *cfg, struct ntm
 		MHD_stop_daemon(admin->mhd);
 		goto fail;
 	}
+	admin->running = true;
 	where_port = cfg->listen;
 	where_port.port = admin->port;
-	log_info("admin API listening on %s", ntm_endpoint_str(&where_port, where, sizeof(where)));
+	log_info("admin API listening on %s://%s", admin->tls ? "https" : "http",
+		 ntm_endpoint_str(&where_port, where, sizeof(where)));
 	return admin;
 
 fail:

@@ -21,6 +21,8 @@
 
 #define DC_MAX_FED_PEERS 32
 #define DC_MAX_RELAYS 8
+/* Largest VIP pool a node may hold (see handle_pool_request). */
+#define DC_MAX_POOL 128
 #define DC_DEFAULT_PORT 47800
 #define DC_FED_DEFAULT_PORT 47810
 #define DC_ADMIN_DEFAULT_PORT 47880
@@ -50,6 +52,8 @@ struct dc_config {
 	int log_level;
 	struct ntm_endpoint admin_listen;
 	char *admin_token_file;
+	char *admin_cert_file;   /* "" for plain HTTP */
+	char *admin_key_file;
 	char *fed_listen;   /* "" when federation is off */
 	struct dc_fed_peer_conf peers[DC_MAX_FED_PEERS];
 	size_t n_peers;
@@ -81,6 +85,24 @@ enum dc_drop {
 	DC_DROP_COUNT,
 };
 
+/* Route Directions kept for GET /v1/directions, newest overwriting oldest. */
+#define DC_DIRECTION_LOG 128
+
+/* One direction this DC decided: who asked for a tunnel to whom, the route
+ * case and relay, and which of the two nodes acked it. A federated peer acks
+ * to its own DC, so its peer_acked stays false here. */
+struct dc_direction_rec {
+	uint64_t direction_id;
+	uint64_t at_ms;                              /* Unix milliseconds */
+	uint8_t requester[NTM_KEY_LEN], peer[NTM_KEY_LEN];
+	char requester_fqdn[NTM_FQDN_MAX + 1], peer_fqdn[NTM_FQDN_MAX + 1];
+	char peer_domain[NTM_FQDN_MAX + 1];
+	Ntm__RouteCase route;
+	bool requester_initiates;
+	uint64_t relay_session_id;                   /* 0 without a relay */
+	bool requester_acked, peer_acked;
+};
+
 struct dc_pending;
 struct dc_fed;
 struct dc_fed_query;
@@ -105,7 +127,9 @@ struct dc {
 
 	uint64_t drops[DC_DROP_COUNT];
 	uint64_t registrations;
+	uint64_t enrolments, revocations;   /* through the admin API */
 	uint64_t directions;
+	struct dc_direction_rec direction_log[DC_DIRECTION_LOG];   /* index directions % N */
 	struct ntm_ratelimit drop_log;
 };
 

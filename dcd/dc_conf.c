@@ -32,6 +32,10 @@ static const struct ntm_conf_option dc_options[] = {
 	    "127.0.0.1:47880", "TCP address and port of the admin HTTP API"),
 	OPT("admin", "token_file", NTM_CONF_STRING, admin_token_file, 0, 0, NULL,
 	    "file whose first line is the admin API bearer token (mode 0600)"),
+	OPT("admin", "cert_file", NTM_CONF_STRING, admin_cert_file, 0, 0, "",
+	    "PEM certificate chain for HTTPS on the admin API; empty for plain HTTP"),
+	OPT("admin", "key_file", NTM_CONF_STRING, admin_key_file, 0, 0, "",
+	    "PEM private key of cert_file (mode 0600); empty for plain HTTP"),
 	OPT("federation", "listen", NTM_CONF_STRING, fed_listen, 0, 0, "",
 	    "TCP address:port for federated DCs (ZeroMQ with CURVE); empty to disable"),
 };
@@ -199,11 +203,28 @@ static int check_relays(const struct dc_config *cfg, const char *path, char *err
 	return 0;
 }
 
+/* Nodes route the VIP prefix into their tunnel device, so a short,
+ * loopback or multicast prefix would capture the host's other traffic. */
+static bool vip_prefix_usable(const struct ntm_prefix *p)
+{
+	const uint8_t *b = p->ip.bytes;
+
+	if (p->ip.len == 4)
+		return p->len >= 8 && b[0] != 0 && b[0] != 127 && b[0] < 224;
+	return p->len >= 32 && b[0] != 0xff && !(p->len == 128 && b[15] <= 1);
+}
+
 static int check_config(const struct dc_config *cfg, const char *path, char *err, size_t err_size)
 {
 	if (!ntm_msg_fqdn_valid(cfg->domain)) {
 		snprintf(err, err_size, "%s: [dc] domain '%s' is not a valid lower-case DNS "
 			 "domain", path, cfg->domain);
+		return -1;
+	}
+	if (!vip_prefix_usable(&cfg->vip_prefix)) {
+		snprintf(err, err_size, "%s: [dc] vip_prefix must be a unicast prefix of /8 or "
+			 "longer for IPv4 (/32 or longer for IPv6), outside loopback and multicast: "
+			 "nodes route it into their tunnel device", path);
 		return -1;
 	}
 	if (ntm_prefix_size(&cfg->vip_prefix) < 4) {

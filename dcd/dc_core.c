@@ -433,6 +433,14 @@ static void handle_pool_request(struct dc *dc, struct dc_session *s, uint64_t re
 	Ntm__VipPoolGrant grant = NTM__VIP_POOL_GRANT__INIT;
 	size_t n = 0;
 
+	/* A grant, and every later registration response that lists the pool,
+	 * must fit one control packet: 128 IPv4 VIPs do, 256 do not. */
+	if (req->count > DC_MAX_POOL) {
+		dc_send_error(dc, s, request_id, NTM__ERROR_CODE__ERROR_CODE_LIMIT,
+			      "a VIP pool holds at most 128 addresses");
+		return;
+	}
+
 	enum dc_store_status st = dc_store_pool_grant(dc->store, s->node.key, req->count, vips,
 						      NTM_MAX_POOL_VIPS, &n);
 	if (st == DC_STORE_FULL) {
@@ -653,7 +661,8 @@ int dc_core_start(struct dc *dc, char *err, size_t err_size)
 void dc_core_stop(struct dc *dc)
 {
 	if (dc->udp_fd >= 0) {
-		ntm_loop_del_fd(dc->loop, dc->udp_fd);
+		if (dc->loop)
+			ntm_loop_del_fd(dc->loop, dc->udp_fd);
 		close(dc->udp_fd);
 		dc->udp_fd = -1;
 	}

@@ -103,8 +103,22 @@ static void pending_finish(struct dc *dc, struct dc_pending **link, Ntm__ErrorCo
 	free(p);
 }
 
+/* Marks the node's ack in the direction log. */
+static void log_ack(struct dc *dc, const uint8_t key[NTM_KEY_LEN], uint64_t direction_id)
+{
+	for (size_t i = 0; i < DC_DIRECTION_LOG; i++) {
+		struct dc_direction_rec *r = &dc->direction_log[i];
+
+		if (r->direction_id != direction_id)
+			continue;
+		r->requester_acked |= memcmp(r->requester, key, NTM_KEY_LEN) == 0;
+		r->peer_acked |= memcmp(r->peer, key, NTM_KEY_LEN) == 0;
+	}
+}
+
 void dc_handle_route_ack(struct dc *dc, struct dc_session *s, uint64_t direction_id)
 {
+	log_ack(dc, s->node.key, direction_id);
 	for (struct dc_pending **link = &dc->pending; *link; link = &(*link)->next) {
 		struct dc_pending *p = *link;
 
@@ -276,19 +290,6 @@ static bool check_peer(struct dc *dc, struct dc_session *s, uint64_t request_id,
 	return true;
 }
 
-/* Returns true when request_id was seen before, else remembers it. */
-static bool seen_request(struct dc_session *s, uint64_t request_id)
-{
-	const size_t n = sizeof(s->direction_rids) / sizeof(s->direction_rids[0]);
-
-	for (size_t i = 0; i < n; i++) {
-		if (s->direction_rids[i] == request_id)
-			return true;
-	}
-	s->direction_rids[s->direction_rid_next++ % n] = request_id;
-	return false;
-}
-
 /* A direction waiting for its relay session. */
 struct direction_ctx {
 	uint8_t requester[NTM_KEY_LEN];
@@ -299,6 +300,27 @@ struct direction_ctx {
 	bool peer_local;
 	struct dc_route route;
 };
+
+/* Records a direction in the ring the admin API lists, at index
+ * directions % DC_DIRECTION_LOG. */
+static void log_direction(struct dc *dc, const struct direction_ctx *ctx,
+			  const struct dc_node *requester, const struct dc_node *peer,
+			  const Ntm__RelayDirection *session)
+{
+	struct dc_direction_rec *r = &dc->direction_log[dc->directions % DC_DIRECTION_LOG];
+
+	memset(r, 0, sizeof(*r));
+	r->direction_id = ctx->direction_id;
+	r->at_ms = ntm_wall_ms();
+	memcpy(r->requester, requester->key, NTM_KEY_LEN);
+	memcpy(r->peer, peer->key, NTM_KEY_LEN);
+	snprintf(r->requester_fqdn, sizeof(r->requester_fqdn), "%s", requester->fqdn);
+	snprintf(r->peer_fqdn, sizeof(r->peer_fqdn), "%s", peer->fqdn);
+	snprintf(r->peer_domain, sizeof(r->peer_domain), "%s", ctx->domain);
+	r->route = ctx->route.route;
+	r->requester_initiates = ctx->route.requester_initiates;
+	r->relay_session_id = session ? session->session_id : 0;
+}
 
 /* Builds and sends both Route Directions; session is the relay session, or
  * NULL for none. */
@@ -328,6 +350,7 @@ static void send_directions(struct dc *dc, const struct direction_ctx *ctx,
 		 peer->fqdn, dc_route_case_str(ctx->route.route), session ? " with relay" : "",
 		 ctx->route.requester_initiates ? s->node.fqdn : peer->fqdn,
 		 (unsigned long long)ctx->direction_id);
+	log_direction(dc, ctx, &s->node, peer, session);
 	dc->directions++;
 
 	/* The responder's Route Direction goes first, so it usually arrives
@@ -367,20 +390,41 @@ static bool start_with_relay(struct dc *dc, const struct direction_ctx *ctx)
 	return false;
 }
 
+static bool request_seen(const struct dc_session *s, uint64_t request_id)
+{
+	const size_t n = sizeof(s->direction_rids) / sizeof(s->direction_rids[0]);
+
+	for (size_t i = 0; i < n; i++) {
+		if (s->direction_rids[i] == request_id)
+			return true;
+	}
+	return false;
+}
+
+static void remember_request(struct dc_session *s, uint64_t request_id)
+{
+	const size_t n = sizeof(s->direction_rids) / sizeof(s->direction_rids[0]);
+
+	s->direction_rids[s->direction_rid_next++ % n] = request_id;
+}
+
 void dc_handle_direction_request(struct dc *dc, struct dc_session *s, uint64_t request_id,
 				 const Ntm__DirectionRequest *req)
 {
 	struct direction_ctx ctx;
 	struct dc_session *local = NULL;
 
-	if (seen_request(s, request_id))
+	if (request_seen(s, request_id))
 		return;   /* its Route Direction is being retransmitted already */
 
 	memset(&ctx, 0, sizeof(ctx));
 	bool found = find_peer(dc, req->peer_key.data, &ctx.peer, ctx.domain, sizeof(ctx.domain),
 			       &local);
+	/* An error answer is not remembered: a retransmitted request whose
+	 * error was lost gets it again. */
 	if (!check_peer(dc, s, request_id, &ctx.peer, found))
 		return;
+	remember_request(s, request_id);
 
 	memcpy(ctx.requester, s->node.key, NTM_KEY_LEN);
 	ctx.request_id = request_id;

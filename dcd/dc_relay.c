@@ -48,6 +48,7 @@ struct session_rec {
 	int rs;
 	uint64_t session_id;
 	uint8_t a[NTM_KEY_LEN], b[NTM_KEY_LEN];
+	uint64_t allocated_ms;       /* Unix milliseconds */
 	bool used;
 };
 
@@ -180,6 +181,7 @@ static void remember_session(struct dc_relays *r, int rs, const Ntm__RelayDirect
 		rec->used = true;
 		rec->rs = rs;
 		rec->session_id = s->session_id;
+		rec->allocated_ms = ntm_wall_ms();
 		memcpy(rec->a, a, NTM_KEY_LEN);
 		memcpy(rec->b, b, NTM_KEY_LEN);
 		return;
@@ -411,6 +413,36 @@ json_t *dc_relay_to_json(struct dc *dc)
 						     "up", rs_up(c, now),
 						     "allocations", (json_int_t)c->allocations,
 						     "failures", (json_int_t)c->failures));
+	}
+	return arr;
+}
+
+static json_t *relay_node_json(struct dc *dc, const uint8_t key[NTM_KEY_LEN])
+{
+	struct dc_session *s = dc_session_find(dc, key);
+	char b64[NTM_KEY_B64_LEN];
+
+	ntm_key_to_base64(b64, key);
+	return json_pack("{s:s, s:s?}", "public_key", b64, "fqdn", s ? s->node.fqdn : NULL);
+}
+
+json_t *dc_relay_sessions_to_json(struct dc *dc)
+{
+	json_t *arr = json_array();
+	char id[17];
+
+	for (size_t i = 0; dc->relays && i < RELAY_MAX_SESSIONS; i++) {
+		const struct session_rec *rec = &dc->relays->sessions[i];
+
+		if (!rec->used)
+			continue;
+		snprintf(id, sizeof(id), "%016llx", (unsigned long long)rec->session_id);
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:o, s:o, s:I}", "session_id", id,
+						     "relay", dc->relays->rs[rec->rs].conf->name,
+						     "node_a", relay_node_json(dc, rec->a),
+						     "node_b", relay_node_json(dc, rec->b),
+						     "allocated_ms",
+						     (json_int_t)rec->allocated_ms));
 	}
 	return arr;
 }

@@ -36,5 +36,7 @@ void dc_relay_for_node(Ntm__RelayDirection *out, uint8_t credential[32],
 void dc_relay_release_key(struct dc *dc, const uint8_t key[NTM_KEY_LEN]);
 
 json_t *dc_relay_to_json(struct dc *dc);
+/* Describes each relay session this DC allocated and has not released. */
+json_t *dc_relay_sessions_to_json(struct dc *dc);
 
 #endif

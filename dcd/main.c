@@ -110,6 +110,7 @@ int main(int argc, char **argv)
 	char err[NTM_CONF_ERR_MAX];
 	int rc = 1;
 
+	dc.udp_fd = -1;
 	ntm_daemon_parse_args(&args, argc, argv, "ntm-dcd", DC_DEFAULT_CONFIG);
 	if (sodium_init() < 0) {
 		fprintf(stderr, "ntm-dcd: libsodium failed to initialise\n");

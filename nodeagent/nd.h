@@ -12,6 +12,7 @@
 
 #include "control.pb-c.h"
 #include "ntm_addr.h"
+#include "ntm_admin.h"
 #include "ntm_codec.h"
 #include "ntm_handshake.h"
 #include "ntm_key.h"
@@ -49,6 +50,8 @@ struct nd_config {
 	uint64_t dns_ttl_s;
 	struct ntm_endpoint admin_listen;
 	char *admin_token_file;
+	char *admin_cert_file;    /* "" for plain HTTP */
+	char *admin_key_file;
 	uint64_t rekey_after_s;
 	uint64_t tunnel_keepalive_s;
 	char *ipc;                /* ipc:// endpoint for local daemons; "" = off */
@@ -128,6 +131,8 @@ struct nd_peer {
 	uint8_t answered_eph[NTM_KEY_LEN];
 	uint8_t answered_resp_eph[NTM_KEY_LEN];
 	uint64_t answered_direction_id;
+	uint64_t older_directions[4];      /* answered before the last: stale copies are ignored */
+	unsigned older_next;
 	uint64_t prev_expires_ms;
 	uint64_t last_send_ms, last_recv_ms;
 
@@ -210,12 +215,20 @@ struct nd {
 	bool addrs_dirty;
 	bool reregister_for_move;               /* the pending registration follows a move */
 	bool move_pending;                      /* a move whose tunnels are not re-created yet */
+	uint64_t unroutable_sends;              /* sends that failed for lack of a route */
+	uint64_t unroutable_at_move;
 	uint64_t move_us;                       /* monotonic us of the last netlink event */
 	uint64_t last_recreate_us;              /* move to first packet on the new path */
 	uint64_t moves;
 
 	uint64_t drops[ND_DROP_COUNT];
 	struct ntm_ratelimit drop_log;
+
+	/* For the admin API's metrics: tunnels that came up (first trigger to up),
+	 * set-ups that failed, and the path changes of peers since removed. */
+	struct ntm_histogram setup_seconds;
+	uint64_t setup_failures;
+	uint64_t removed_handovers;
 
 	/* Control packets from keys not known yet, kept briefly: a Tunnel
 	 * Request can overtake the Route Direction that introduces its sender. */
@@ -258,6 +271,8 @@ void nd_peer_replay_early(struct nd *nd, const uint8_t key[NTM_KEY_LEN]);
 void nd_peer_tick(struct nd *nd);
 /* Re-creates every tunnel after this node moved. */
 void nd_peer_recreate_all(struct nd *nd);
+/* Removes the tunnel to the node with this key, which the DC revoked. */
+void nd_peer_revoked(struct nd *nd, const uint8_t key[NTM_KEY_LEN]);
 void nd_peer_free_all(struct nd *nd);
 const char *nd_peer_state_str(enum nd_peer_state st);
 /* Called when a peer's tunnel comes up or fails (DNS answers wait on it). */

@@ -39,6 +39,10 @@ static const struct ntm_conf_option nd_options[] = {
 	    "127.0.0.1:47881", "TCP address and port of the admin HTTP API"),
 	OPT("admin", "token_file", NTM_CONF_STRING, admin_token_file, 0, 0, NULL,
 	    "file whose first line is the admin API bearer token (mode 0600)"),
+	OPT("admin", "cert_file", NTM_CONF_STRING, admin_cert_file, 0, 0, "",
+	    "PEM certificate chain for HTTPS on the admin API; empty for plain HTTP"),
+	OPT("admin", "key_file", NTM_CONF_STRING, admin_key_file, 0, 0, "",
+	    "PEM private key of cert_file (mode 0600); empty for plain HTTP"),
 };
 
 static const struct ntm_conf_schema nd_schema = {

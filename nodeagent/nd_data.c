@@ -61,8 +61,14 @@ int nd_udp_send(struct nd *nd, const struct ntm_endpoint *ep, const uint8_t *pkt
 	struct sockaddr_storage ss;
 	socklen_t sl = ntm_endpoint_to_sockaddr(ep, &ss);
 
-	if (sendto(nd->udp_fd, pkt, len, 0, (struct sockaddr *)&ss, sl) < 0)
-		return -errno;
+	if (sendto(nd->udp_fd, pkt, len, 0, (struct sockaddr *)&ss, sl) < 0) {
+		int e = errno;
+
+		/* Remembered so a later route event resends what was lost. */
+		if (e == ENETUNREACH || e == EHOSTUNREACH)
+			nd->unroutable_sends++;
+		return -e;
+	}
 	return 0;
 }
 

@@ -133,7 +133,9 @@ static void requests_tick(struct nd *nd, uint64_t now)
 			continue;
 		}
 		*link = r->next;
-		log_info("DC %s: no answer to a request after %u sends", nd->cfg.fqdn, r->sends);
+		log_info("DC %s: no answer to a request after %u sends",
+			 ntm_endpoint_str(&nd->cfg.dc, (char[NTM_ENDPOINT_STRLEN]){ 0 },
+					  NTM_ENDPOINT_STRLEN), r->sends);
 		r->cb(nd, NULL, r->arg);
 		free(r);
 	}
@@ -199,7 +201,8 @@ void nd_dc_tick(struct nd *nd)
 		return;
 	if (now - nd->last_dc_reply_ms > ND_DC_SILENT_INTERVALS * nd->keepalive_interval_ms) {
 		log_info("DC %s: no answer for %llu ms; registering again",
-			 nd->cfg.fqdn, (unsigned long long)(now - nd->last_dc_reply_ms));
+			 ntm_endpoint_str(&nd->cfg.dc, (char[NTM_ENDPOINT_STRLEN]){ 0 },
+					  NTM_ENDPOINT_STRLEN), (unsigned long long)(now - nd->last_dc_reply_ms));
 		nd->last_dc_reply_ms = now;
 		nd_dc_register(nd);
 		return;
@@ -280,6 +283,10 @@ static void handle_error(struct nd *nd, uint64_t request_id, const Ntm__Error *e
 	case NTM__ERROR_CODE__ERROR_CODE_REVOKED:
 		log_err("DC revoked this node's key (%s); stopping", msg);
 		ntm_loop_stop(nd->loop);
+		return;
+	case NTM__ERROR_CODE__ERROR_CODE_PEER_REVOKED:
+		/* ntm_msg_unpack checked that key has NTM_KEY_LEN bytes. */
+		nd_peer_revoked(nd, e->key.data);
 		return;
 	case NTM__ERROR_CODE__ERROR_CODE_FQDN_MISMATCH:
 		log_err("DC rejects FQDN %s for this key: %s; fix [node] fqdn", nd->cfg.fqdn, msg);

@@ -39,7 +39,7 @@ static int send_to_peer(struct nd *nd, struct nd_peer *p, const struct ntm_endpo
 	return nd_peer_send(nd, p, ep, pkt, (size_t)len, ND_RELAY_HEADROOM);
 }
 
-static void send_request(struct nd *nd, struct nd_peer *p)
+static void send_request_to(struct nd *nd, struct nd_peer *p, const struct ntm_endpoint *ep)
 {
 	Ntm__Envelope env = NTM__ENVELOPE__INIT;
 	Ntm__TunnelRequest req = NTM__TUNNEL_REQUEST__INIT;
@@ -50,8 +50,13 @@ static void send_request(struct nd *nd, struct nd_peer *p)
 	req.ephemeral_key.len = NTM_KEY_LEN;
 	env.body_case = NTM__ENVELOPE__BODY_TUNNEL_REQUEST;
 	env.tunnel_request = &req;
+	send_to_peer(nd, p, ep, &env);
+}
+
+static void send_request(struct nd *nd, struct nd_peer *p)
+{
 	for (size_t i = 0; i < p->n_try; i++)
-		send_to_peer(nd, p, &p->try_eps[i], &env);
+		send_request_to(nd, p, &p->try_eps[i]);
 	p->hs_sends++;
 	p->hs_next_ms = ntm_now_ms() + ND_HS_INTERVAL_MS;
 }
@@ -124,8 +129,10 @@ static void session_install(struct nd *nd, struct nd_peer *p, const struct ntm_s
 	p->last_handshake_wall_ms = ntm_wall_ms();
 	if (moved)
 		p->handovers++;
-	if (p->state != ND_PEER_UP)
+	if (p->state != ND_PEER_UP) {
 		p->setup_us = ntm_now_us() - p->trigger_us;
+		ntm_histogram_observe(&nd->setup_seconds, (double)p->setup_us / 1e6);
+	}
 	if (nd->move_pending) {
 		nd->last_recreate_us = ntm_now_us() - nd->move_us;
 		nd->move_pending = false;
@@ -153,6 +160,20 @@ static bool answered_before(const struct nd_peer *p, const Ntm__TunnelRequest *r
 	       sodium_memcmp(p->answered_eph, req->ephemeral_key.data, NTM_KEY_LEN) == 0;
 }
 
+/* A copy of a request for a direction answered before the latest one (a
+ * late relayed copy, say) would replace a newer session: ignore it. Rekeys
+ * and re-creations that carry no direction (0) are never stale. */
+static bool stale_request(const struct nd_peer *p, const Ntm__TunnelRequest *req)
+{
+	if (req->direction_id == 0 || req->direction_id == p->answered_direction_id)
+		return false;
+	for (size_t i = 0; i < 4; i++) {
+		if (p->older_directions[i] == req->direction_id)
+			return true;
+	}
+	return false;
+}
+
 static void send_response(struct nd *nd, struct nd_peer *p, uint64_t request_id,
 			  const Ntm__TunnelRequest *req, uint32_t responder_index,
 			  uint8_t eph_pub[NTM_KEY_LEN], const struct ntm_endpoint *to)
@@ -178,6 +199,10 @@ static void handle_request(struct nd *nd, struct nd_peer *p, uint64_t request_id
 	struct ntm_session_keys keys;
 	uint32_t index;
 
+	if (stale_request(p, req)) {
+		nd_drop(nd, from, ND_DROP_REPLAYED, "Tunnel Request of an older direction");
+		return;
+	}
 	if (answered_before(p, req)) {
 		send_response(nd, p, request_id, req, p->cur.local_index, p->answered_resp_eph, from);
 		nd_relay_path_seen(nd, p, from);
@@ -195,6 +220,8 @@ static void handle_request(struct nd *nd, struct nd_peer *p, uint64_t request_id
 	p->initiator = false;
 	p->hs_sends = 0;
 	ntm_keypair_wipe(&p->eph);
+	if (p->answered_direction_id != req->direction_id)
+		p->older_directions[p->older_next++ % 4] = p->answered_direction_id;
 	memcpy(p->answered_eph, req->ephemeral_key.data, NTM_KEY_LEN);
 	p->answered_direction_id = req->direction_id;
 	send_response(nd, p, request_id, req, index, p->answered_resp_eph, from);
@@ -233,6 +260,10 @@ static void handle_probe(struct nd *nd, struct nd_peer *p, uint64_t request_id,
 		return;
 	}
 	nd_relay_path_seen(nd, p, from);
+	/* The peer's probe shows its NAT is open toward us now: send a pending
+	 * Tunnel Request there at once instead of at its next retransmission. */
+	if (p->initiator && p->hs_sends > 0 && !sodium_is_zero(p->eph.priv, sizeof(p->eph.priv)))
+		send_request_to(nd, p, from);
 	reply.direction_id = probe->direction_id;
 	reply.nonce = probe->nonce;
 	reply.is_reply = true;

@@ -72,6 +72,7 @@ static void on_move(struct nd *nd)
 	nd->moves++;
 	nd->last_recreate_us = 0;
 	nd->move_pending = true;
+	nd->unroutable_at_move = nd->unroutable_sends;
 	resend(nd);
 }
 
@@ -85,9 +86,13 @@ static void on_change(void *arg)
 		return;
 	}
 	/* A route that appears after the address (as DHCP clients add them)
-	 * makes the packets sent at the address change deliverable now. */
-	if (nd->move_pending && nd->last_recreate_us == 0) {
+	 * makes the packets that found no route at the address change
+	 * deliverable now. Nothing is resent when none was lost, so one move
+	 * makes one registration. */
+	if (nd->move_pending && nd->last_recreate_us == 0 &&
+	    nd->unroutable_sends != nd->unroutable_at_move) {
 		nd->move_us = ntm_now_us();
+		nd->unroutable_at_move = nd->unroutable_sends;
 		resend(nd);
 	}
 }

@@ -124,6 +124,7 @@ static void peer_free(struct nd *nd, struct nd_peer *p)
 
 static void peer_remove(struct nd *nd, struct nd_peer *p)
 {
+	nd->removed_handovers += p->handovers;
 	for (size_t i = 0; i < nd->n_peers; i++) {
 		if (nd->peers[i] == p) {
 			nd->peers[i] = nd->peers[--nd->n_peers];
@@ -153,6 +154,7 @@ void nd_peer_notify(struct nd *nd, struct nd_peer *peer)
 static void peer_fail(struct nd *nd, struct nd_peer *p, const char *why)
 {
 	log_info("peer %s: tunnel set-up failed: %s", p->fqdn[0] ? p->fqdn : "(unknown)", why);
+	nd->setup_failures++;
 	p->state = ND_PEER_FAILED;
 	p->hs_started_ms = ntm_now_ms();
 	nd_peer_notify(nd, p);
@@ -405,4 +407,17 @@ void nd_peer_recreate_all(struct nd *nd)
 		p->exclude_private = false;
 		peer_request_direction(nd, p, false);
 	}
+}
+
+void nd_peer_revoked(struct nd *nd, const uint8_t key[NTM_KEY_LEN])
+{
+	struct nd_peer *p = nd_peer_by_key(nd, key);
+
+	if (!p)
+		return;
+	log_info("peer %s: the DC revoked its key; tunnel removed", p->fqdn);
+	/* Answers the DNS and IPC requests waiting on the peer before it goes. */
+	p->state = ND_PEER_FAILED;
+	nd_peer_notify(nd, p);
+	peer_remove(nd, p);
 }

@@ -45,6 +45,8 @@ struct rs_config {
 	struct ntm_endpoint alloc_listen;
 	struct ntm_endpoint admin_listen;
 	char *admin_token_file;
+	char *admin_cert_file;          /* "" for plain HTTP */
+	char *admin_key_file;
 	struct rs_dc_conf dcs[RS_MAX_DCS];
 	size_t n_dcs;
 };

@@ -1,4 +1,7 @@
-/* The relay's admin API routes: sessions and counters. */
+/*
+ * The relay's admin API routes: sessions and counters, and the relay's
+ * Prometheus metrics. admin-api/openapi.yaml describes them.
+ */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -8,8 +11,7 @@
 #include "ntm_time.h"
 #include "rs.h"
 
-#define RS_ADMIN_DEFAULT_LIMIT 100
-#define RS_ADMIN_MAX_LIMIT 1000
+static const char *const no_args[] = { NULL };
 
 static json_t *endpoint_json(const struct ntm_endpoint *ep)
 {
@@ -51,44 +53,29 @@ static json_t *session_json(struct rs *rs, const struct rs_session *s, uint64_t 
 			 (json_int_t)s->expires_wall_ms);
 }
 
-/* Parses a query argument as a whole number within [0, max]. Returns -1 on error. */
-static long long query_number(const struct ntm_admin_request *req, const char *name,
-			      long long def, long long max)
-{
-	const char *v = ntm_admin_query(req, name);
-	char *end = NULL;
-
-	if (!v)
-		return def;
-	errno = 0;
-	long long n = strtoll(v, &end, 10);
-	if (errno || end == v || *end != '\0' || n < 0 || n > max)
-		return -1;
-	return n;
-}
-
+/* GET /v1/sessions: live sessions, newest first. */
 static unsigned list_sessions(const struct ntm_admin_request *req, json_t **resp, void *arg)
 {
+	static const char *const allowed[] = { "limit", "offset", NULL };
 	struct rs *rs = arg;
-	long long limit = query_number(req, "limit", RS_ADMIN_DEFAULT_LIMIT, RS_ADMIN_MAX_LIMIT);
-	long long offset = query_number(req, "offset", 0, 1LL << 40);
+	struct ntm_admin_page page;
 	uint64_t now = ntm_now_ms();
-	json_t *sessions = json_array();
-	long long i = 0;
+	unsigned bad = ntm_admin_check_query(req, allowed, resp);
+	json_t *sessions;
+	size_t i = 0;
 
-	if (limit < 0 || offset < 0) {
-		json_decref(sessions);
-		return ntm_admin_error(resp, 400, "invalid_argument",
-				       "limit must be 0 to %d and offset 0 or more",
-				       RS_ADMIN_MAX_LIMIT);
-	}
+	if (!bad)
+		bad = ntm_admin_page_args(req, &page, resp);
+	if (bad)
+		return bad;
+	sessions = json_array();
 	for (struct rs_session *s = rs_table_first(rs->table); s; s = rs_table_next(s), i++) {
-		if (i >= offset && json_array_size(sessions) < (size_t)limit)
+		if (i >= page.offset && json_array_size(sessions) < page.limit)
 			json_array_append_new(sessions, session_json(rs, s, now));
 	}
 	*resp = json_pack("{s:o, s:I, s:I, s:I}", "sessions", sessions, "total",
-			  (json_int_t)rs_table_count(rs->table), "offset", (json_int_t)offset,
-			  "limit", (json_int_t)limit);
+			  (json_int_t)rs_table_count(rs->table), "offset", (json_int_t)page.offset,
+			  "limit", (json_int_t)page.limit);
 	return 200;
 }
 
@@ -111,7 +98,10 @@ static unsigned get_session(const struct ntm_admin_request *req, json_t **resp, 
 	const char *text = req->params[0];
 	struct rs_session *s;
 	uint64_t id;
+	unsigned bad = ntm_admin_check_query(req, no_args, resp);
 
+	if (bad)
+		return bad;
 	if (parse_session_id(text, &id) < 0)
 		return ntm_admin_error(resp, 400, "invalid_argument",
 				       "session id '%.64s' is not 1 to 16 hex digits", text);
@@ -136,7 +126,10 @@ static unsigned counters(const struct ntm_admin_request *req, json_t **resp, voi
 {
 	struct rs *rs = arg;
 	const struct rs_counters *c = &rs->counters;
+	unsigned bad = ntm_admin_check_query(req, no_args, resp);
 
+	if (bad)
+		return bad;
 	*resp = json_pack(
 		"{s:I, s:I, s:{s:I, s:I, s:I}, s:I, s:I, s:I, s:I, s:{s:I, s:I}, s:I, s:o, s:I, "
 		"s:I, s:o}",
@@ -173,11 +166,100 @@ static void health(json_t *h, void *arg)
 								      rs->started_ms)));
 }
 
+/* ---- metrics ---- */
+
+static void session_metrics(struct rs *rs, struct ntm_metrics *m)
+{
+	const struct rs_counters *c = &rs->counters;
+
+	ntm_metrics_gauge(m, "ntm_rs_sessions", "Live relay sessions.",
+			  (double)rs_table_count(rs->table));
+	ntm_metrics_counter(m, "ntm_rs_allocations_total",
+			    "Relay sessions allocated for DCs.", c->allocations);
+	ntm_metrics_family(m, "ntm_rs_allocations_refused_total", NTM_METRIC_COUNTER,
+			   "Allocation requests refused, by reason.");
+	ntm_metrics_sample(m, "ntm_rs_allocations_refused_total", (double)c->refused_max_sessions,
+			   "reason", "max_sessions", NULL);
+	ntm_metrics_sample(m, "ntm_rs_allocations_refused_total",
+			   (double)c->refused_max_sessions_per_dc, "reason", "max_sessions_per_dc",
+			   NULL);
+	ntm_metrics_sample(m, "ntm_rs_allocations_refused_total", (double)c->refused_invalid,
+			   "reason", "invalid", NULL);
+	ntm_metrics_family(m, "ntm_rs_sessions_ended_total", NTM_METRIC_COUNTER,
+			   "Relay sessions ended, by reason.");
+	ntm_metrics_sample(m, "ntm_rs_sessions_ended_total", (double)c->releases, "reason",
+			   "released", NULL);
+	ntm_metrics_sample(m, "ntm_rs_sessions_ended_total", (double)c->expirations, "reason",
+			   "idle", NULL);
+	ntm_metrics_counter(m, "ntm_rs_binds_total", "Accepted binds of nodes to sessions.",
+			    c->binds);
+	ntm_metrics_counter(m, "ntm_rs_rebinds_total",
+			    "Accepted binds that moved a node to a new address.", c->rebinds);
+}
+
+static void traffic_metrics(struct rs *rs, struct ntm_metrics *m)
+{
+	const struct rs_counters *c = &rs->counters;
+
+	ntm_metrics_counter(m, "ntm_rs_relayed_packets_total",
+			    "Packets relayed between the two nodes of a session.",
+			    c->forwarded_packets);
+	ntm_metrics_counter(m, "ntm_rs_relayed_bytes_total",
+			    "UDP payload bytes the relay sent on to the other node.",
+			    c->forwarded_bytes);
+	ntm_metrics_counter(m, "ntm_rs_send_errors_total",
+			    "Relayed packets the kernel did not accept for sending.",
+			    c->send_errors);
+	ntm_metrics_family(m, "ntm_rs_packets_dropped_total", NTM_METRIC_COUNTER,
+			   "Received packets dropped, by reason.");
+	for (int i = 0; i < RS_DROP_COUNT; i++)
+		ntm_metrics_sample(m, "ntm_rs_packets_dropped_total", (double)c->drops[i],
+				   "reason", rs_drop_str((enum rs_drop)i), NULL);
+	ntm_metrics_counter(m, "ntm_rs_alloc_connections_rejected_total",
+			    "Allocation connections rejected for an unconfigured CURVE key.",
+			    c->zap_rejected);
+	ntm_metrics_counter(m, "ntm_rs_alloc_messages_dropped_total",
+			    "Malformed or unexpected allocation messages dropped.",
+			    c->alloc_dropped);
+}
+
+static void dc_metrics(struct rs *rs, struct ntm_metrics *m)
+{
+	json_t *dcs = rs_alloc_dcs_json(rs);
+	json_t *dc;
+	size_t i;
+
+	ntm_metrics_family(m, "ntm_rs_dc_connected", NTM_METRIC_GAUGE,
+			   "1 while the DC is connected to the allocation socket, else 0.");
+	json_array_foreach(dcs, i, dc)
+		ntm_metrics_sample(m, "ntm_rs_dc_connected",
+				   json_is_true(json_object_get(dc, "connected")) ? 1 : 0, "dc",
+				   json_string_value(json_object_get(dc, "name")), NULL);
+	ntm_metrics_family(m, "ntm_rs_dc_sessions", NTM_METRIC_GAUGE,
+			   "Live relay sessions, by the DC that allocated them.");
+	json_array_foreach(dcs, i, dc)
+		ntm_metrics_sample(m, "ntm_rs_dc_sessions",
+				   json_number_value(json_object_get(dc, "sessions")), "dc",
+				   json_string_value(json_object_get(dc, "name")), NULL);
+	json_decref(dcs);
+}
+
+static void metrics(struct ntm_metrics *m, void *arg)
+{
+	struct rs *rs = arg;
+
+	session_metrics(rs, m);
+	traffic_metrics(rs, m);
+	dc_metrics(rs, m);
+}
+
 int rs_admin_start(struct rs *rs, char *err, size_t err_size)
 {
 	struct ntm_admin_config ac = {
 		.listen = rs->cfg.admin_listen,
 		.token_file = rs->cfg.admin_token_file,
+		.cert_file = rs->cfg.admin_cert_file,
+		.key_file = rs->cfg.admin_key_file,
 		.daemon_name = "ntm-rsd",
 	};
 
@@ -185,6 +267,7 @@ int rs_admin_start(struct rs *rs, char *err, size_t err_size)
 	if (!rs->admin)
 		return -1;
 	ntm_admin_set_health(rs->admin, health, rs);
+	ntm_admin_set_metrics(rs->admin, metrics, rs);
 	if (ntm_admin_route(rs->admin, "GET", "/v1/sessions", list_sessions, rs) < 0 ||
 	    ntm_admin_route(rs->admin, "GET", "/v1/sessions/{id}", get_session, rs) < 0 ||
 	    ntm_admin_route(rs->admin, "GET", "/v1/counters", counters, rs) < 0) {
