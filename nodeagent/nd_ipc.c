@@ -16,6 +16,7 @@
 
 #include "local.pb-c.h"
 #include "nd.h"
+#include "nd_tun.h"
 #include "ntm_time.h"
 
 #define ND_IPC_MAX_MESSAGE (64 * 1024)
@@ -194,6 +195,24 @@ static void handle_tunnel_message(struct nd *nd, const struct ipc_client *c, uin
 			   "the message is invalid or too large for a tunnel packet");
 }
 
+/*
+ * Makes the pool VIPs local addresses of the TUN device. The DLNA Agent's
+ * proxy gets connections to them by an nftables redirect either way, but
+ * its GENA NOTIFYs to players are sent from a server's VIP, and the kernel
+ * routes a packet from a non-local source address nowhere.
+ */
+static void add_pool_addresses(struct nd *nd, const Ntm__VipPoolGrant *grant)
+{
+	char err[256];
+	struct ntm_ip vip;
+
+	for (size_t i = 0; i < grant->n_vips; i++) {
+		if (ntm_msg_ip_get(&vip, grant->vips[i]) == 0 &&
+		    nd_tun_addr_add(nd->tun_name, &vip, err, sizeof(err)) < 0)
+			log_warn("local IPC: %s", err);
+	}
+}
+
 static void on_pool_grant(struct nd *nd, const Ntm__Envelope *env, void *arg)
 {
 	struct ipc_wait *w = arg;
@@ -208,6 +227,7 @@ static void on_pool_grant(struct nd *nd, const Ntm__Envelope *env, void *arg)
 		free(w);
 		return;
 	}
+	add_pool_addresses(nd, env->vip_pool_grant);
 	m.request_id = w->request_id;
 	m.body_case = NTM__LOCAL_MESSAGE__BODY_VIP_POOL_GRANT;
 	m.vip_pool_grant = env->vip_pool_grant;

@@ -80,7 +80,12 @@ static void periodic_search(struct ssdpd *d, uint64_t now_ms)
 
 /* ---- what the LAN announces ---- */
 
-/* Accepts SSDP only from lan_prefix and not from this host. */
+/*
+ * Accepts SSDP only from lan_prefix. A server on this host is accepted too,
+ * so the Agent can run on the media server's own host: what came through a
+ * tunnel cannot come back this way, because its LOCATION is a VIP and VIPs
+ * are in ignore_prefix, and the player side never announces on a LAN.
+ */
 static bool source_allowed(struct ssdpd *d, const struct ntm_endpoint *src)
 {
 	struct ssdp_home *h = d->home;
@@ -92,10 +97,6 @@ static bool source_allowed(struct ssdpd *d, const struct ntm_endpoint *src)
 			log_info("%s: dropped SSDP from outside lan_prefix %s",
 				 ntm_endpoint_str(src, who, sizeof(who)),
 				 ntm_prefix_str(&d->cfg.lan_prefix, prefix, sizeof(prefix)));
-		return false;
-	}
-	if (ssdpd_is_local(d, &src->ip)) {
-		ssdpd_drop(d, SSDPD_DROP_OWN_ADDRESS);
 		return false;
 	}
 	return true;
@@ -115,11 +116,6 @@ static bool location_allowed(struct ssdpd *d, const struct ntm_endpoint *src,
 			ssdpd_log_drop(d, src, "LOCATION in an ignore_prefix");
 			return false;
 		}
-	}
-	if (ssdpd_is_local(d, &loc.ip)) {
-		ssdpd_drop(d, SSDPD_DROP_OWN_ADDRESS);
-		ssdpd_log_drop(d, src, "LOCATION on this host");
-		return false;
 	}
 	return true;
 }

@@ -247,7 +247,9 @@ int ssdp_net_search_socket(const struct ntm_ip *lan_ip, unsigned ifindex)
 
 	if (fd < 0)
 		return fd;
-	rc = multicast_out(fd, ifindex, SSDP_LAN_TTL, 0);
+	/* Loop on: a media server on this very host (the Agent may run on it)
+	 * must hear the search too. Its unicast answers come back here. */
+	rc = multicast_out(fd, ifindex, SSDP_LAN_TTL, 1);
 	if (rc == 0 && bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0)
 		rc = -errno;
 	if (rc == 0)

@@ -77,7 +77,7 @@ enum ssdpd_drop {
 	SSDPD_DROP_BAD_SEARCH,       /* M-SEARCH without quoted MAN, valid MX or ST */
 	SSDPD_DROP_NOT_LOCAL,        /* player: M-SEARCH from another host */
 	SSDPD_DROP_OUTSIDE_PREFIX,   /* home: sender outside lan_prefix */
-	SSDPD_DROP_OWN_ADDRESS,      /* home: sent by or pointing to this host */
+	SSDPD_DROP_OWN_ADDRESS,      /* no longer counted; kept so metric names stay */
 	SSDPD_DROP_IGNORED_PREFIX,   /* home: LOCATION in an ignore_prefix */
 	SSDPD_DROP_BAD_ANNOUNCEMENT, /* missing USN, target, LOCATION or max-age */
 	SSDPD_DROP_WRONG_INTERFACE,  /* home: arrived on another interface */
