@@ -80,6 +80,11 @@ int ntm_admin_route(struct ntm_admin *admin, const char *method, const char *pat
 		    ntm_admin_handler handler, void *arg);
 void ntm_admin_set_health(struct ntm_admin *admin, ntm_admin_health_cb cb, void *arg);
 
+/* An endpoint or address as a JSON string ("192.0.2.1:47830"), or null when
+ * unset (length 0). */
+json_t *ntm_admin_json_endpoint(const struct ntm_endpoint *ep);
+json_t *ntm_admin_json_ip(const struct ntm_ip *ip);
+
 /* Value of query argument key, or NULL. */
 const char *ntm_admin_query(const struct ntm_admin_request *req, const char *key);
 

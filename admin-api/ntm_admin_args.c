@@ -252,3 +252,21 @@ unsigned ntm_admin_check_body(const struct ntm_admin_request *req,
 	}
 	return check_unknown_members(req->body, fields, n_fields, response);
 }
+
+json_t *ntm_admin_json_endpoint(const struct ntm_endpoint *ep)
+{
+	char text[NTM_ENDPOINT_STRLEN];
+
+	if (ep->ip.len == 0)
+		return json_null();
+	return json_string(ntm_endpoint_str(ep, text, sizeof(text)));
+}
+
+json_t *ntm_admin_json_ip(const struct ntm_ip *ip)
+{
+	char text[INET6_ADDRSTRLEN];
+
+	if (ip->len == 0)
+		return json_null();
+	return json_string(ntm_ip_str(ip, text, sizeof(text)));
+}

@@ -18,15 +18,6 @@
 static const char *const no_args[] = { NULL };
 static const char *const page_args[] = { "limit", "offset", NULL };
 
-static json_t *endpoint_json(const struct ntm_endpoint *ep)
-{
-	char text[NTM_ENDPOINT_STRLEN];
-
-	if (ep->ip.len == 0)
-		return json_null();
-	return json_string(ntm_endpoint_str(ep, text, sizeof(text)));
-}
-
 static json_t *record_json(struct dc *dc, const struct dc_node *n)
 {
 	char key[NTM_KEY_B64_LEN], vip[INET6_ADDRSTRLEN];
@@ -35,7 +26,7 @@ static json_t *record_json(struct dc *dc, const struct dc_node *n)
 	json_t *locals = json_array(), *pools = json_array();
 
 	for (size_t i = 0; i < n->n_local; i++)
-		json_array_append_new(locals, endpoint_json(&n->local[i]));
+		json_array_append_new(locals, ntm_admin_json_endpoint(&n->local[i]));
 	if (dc_store_pool_list(dc->store, n->key, pool, NTM_MAX_POOL_VIPS, &n_pool) != DC_STORE_OK)
 		n_pool = 0;
 	for (size_t i = 0; i < n_pool; i++)
@@ -45,7 +36,7 @@ static json_t *record_json(struct dc *dc, const struct dc_node *n)
 			 "fqdn", n->fqdn, "public_key", key,
 			 "vip", ntm_ip_str(&n->vip, vip, sizeof(vip)),
 			 "pool_vips", pools, "local_endpoints", locals,
-			 "observed", endpoint_json(&n->observed), "behind_nat", n->behind_nat,
+			 "observed", ntm_admin_json_endpoint(&n->observed), "behind_nat", n->behind_nat,
 			 "online", n->online, "last_seen_ms", (json_int_t)n->last_seen_ms,
 			 "enrolled_ms", (json_int_t)n->enrolled_ms, "dc_domain", dc->cfg.domain);
 }
@@ -282,22 +273,6 @@ static unsigned revoke(const struct ntm_admin_request *req, json_t **resp, void 
 	return 200;
 }
 
-static const char *route_name(Ntm__RouteCase route)
-{
-	switch (route) {
-	case NTM__ROUTE_CASE__ROUTE_CASE_DIRECT:
-		return "direct";
-	case NTM__ROUTE_CASE__ROUTE_CASE_NAT_SIDE_OPENS:
-		return "nat_side_opens";
-	case NTM__ROUTE_CASE__ROUTE_CASE_SAME_NAT:
-		return "same_nat";
-	case NTM__ROUTE_CASE__ROUTE_CASE_TWO_NATS:
-		return "two_nats";
-	default:
-		return "unspecified";
-	}
-}
-
 static json_t *direction_json(const struct dc_direction_rec *r)
 {
 	char id[17], relay[17], requester[NTM_KEY_B64_LEN], peer[NTM_KEY_B64_LEN];
@@ -312,7 +287,7 @@ static json_t *direction_json(const struct dc_direction_rec *r)
 			 "acked", r->requester_acked,
 			 "peer", "fqdn", r->peer_fqdn, "public_key", peer, "dc_domain",
 			 r->peer_domain, "acked", r->peer_acked,
-			 "route", route_name(r->route),
+			 "route", ntm_msg_route_case_str(r->route),
 			 "initiator", r->requester_initiates ? "requester" : "peer",
 			 "relay_session_id", r->relay_session_id ? relay : NULL);
 }

@@ -347,7 +347,7 @@ static void send_directions(struct dc *dc, const struct direction_ctx *ctx,
 		to_peer.rd.relay = &relay_peer;
 	}
 	log_info("node %s -> %s: route %s%s, %s initiates (direction %016llx)", s->node.fqdn,
-		 peer->fqdn, dc_route_case_str(ctx->route.route), session ? " with relay" : "",
+		 peer->fqdn, ntm_msg_route_case_str(ctx->route.route), session ? " with relay" : "",
 		 ctx->route.requester_initiates ? s->node.fqdn : peer->fqdn,
 		 (unsigned long long)ctx->direction_id);
 	log_direction(dc, ctx, &s->node, peer, session);

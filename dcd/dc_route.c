@@ -23,18 +23,3 @@ struct dc_route dc_route_decide(const struct dc_node *requester, const struct dc
 	return r;
 }
 
-const char *dc_route_case_str(Ntm__RouteCase route)
-{
-	switch (route) {
-	case NTM__ROUTE_CASE__ROUTE_CASE_DIRECT:
-		return "direct";
-	case NTM__ROUTE_CASE__ROUTE_CASE_NAT_SIDE_OPENS:
-		return "nat-side-opens";
-	case NTM__ROUTE_CASE__ROUTE_CASE_SAME_NAT:
-		return "same-nat";
-	case NTM__ROUTE_CASE__ROUTE_CASE_TWO_NATS:
-		return "two-nats";
-	default:
-		return "unspecified";
-	}
-}

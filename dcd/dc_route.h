@@ -22,6 +22,4 @@ struct dc_route {
 struct dc_route dc_route_decide(const struct dc_node *requester, const struct dc_node *peer,
 				bool exclude_private);
 
-const char *dc_route_case_str(Ntm__RouteCase route);
-
 #endif

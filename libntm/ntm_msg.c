@@ -658,3 +658,19 @@ bool ntm_msg_fqdn_valid(const char *name)
 	}
 	return label > 0 && name[len - 1] != '-' && !label_digits;
 }
+
+const char *ntm_msg_route_case_str(Ntm__RouteCase route)
+{
+	switch (route) {
+	case NTM__ROUTE_CASE__ROUTE_CASE_DIRECT:
+		return "direct";
+	case NTM__ROUTE_CASE__ROUTE_CASE_NAT_SIDE_OPENS:
+		return "nat_side_opens";
+	case NTM__ROUTE_CASE__ROUTE_CASE_SAME_NAT:
+		return "same_nat";
+	case NTM__ROUTE_CASE__ROUTE_CASE_TWO_NATS:
+		return "two_nats";
+	default:
+		return "unspecified";
+	}
+}

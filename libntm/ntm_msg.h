@@ -40,6 +40,10 @@ enum ntm_msg_status {
 
 const char *ntm_msg_status_str(enum ntm_msg_status st);
 
+/* Name of a route case for logs and the admin API: "direct",
+ * "nat_side_opens", "same_nat", "two_nats" or "unspecified". */
+const char *ntm_msg_route_case_str(Ntm__RouteCase route);
+
 /* Largest packed Envelope ntm_msg_unpack accepts, in bytes. A control packet
  * carries at most NTM_CTL_MAX_PLAINTEXT, but an MSearchResponse may travel
  * through a tunnel in data packets, whose inner packet can reach 64 KiB. */

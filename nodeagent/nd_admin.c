@@ -16,24 +16,6 @@ static const char *const no_args[] = { NULL };
 static const double setup_bounds[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 				       0.1,    0.25,  0.5,    1,     2.5,  5,     10 };
 
-static json_t *endpoint_json(const struct ntm_endpoint *ep)
-{
-	char text[NTM_ENDPOINT_STRLEN];
-
-	if (ep->ip.len == 0)
-		return json_null();
-	return json_string(ntm_endpoint_str(ep, text, sizeof(text)));
-}
-
-static json_t *ip_json(const struct ntm_ip *ip)
-{
-	char text[INET6_ADDRSTRLEN];
-
-	if (ip->len == 0)
-		return json_null();
-	return json_string(ntm_ip_str(ip, text, sizeof(text)));
-}
-
 static const char *path_name(const struct nd_peer *p)
 {
 	if (p->state != ND_PEER_UP)
@@ -41,22 +23,6 @@ static const char *path_name(const struct nd_peer *p)
 	if (nd_relay_is(p, &p->endpoint))
 		return "relayed";
 	return p->route == NTM__ROUTE_CASE__ROUTE_CASE_TWO_NATS ? "punched" : "direct";
-}
-
-static const char *route_name(Ntm__RouteCase route)
-{
-	switch (route) {
-	case NTM__ROUTE_CASE__ROUTE_CASE_DIRECT:
-		return "direct";
-	case NTM__ROUTE_CASE__ROUTE_CASE_NAT_SIDE_OPENS:
-		return "nat_side_opens";
-	case NTM__ROUTE_CASE__ROUTE_CASE_SAME_NAT:
-		return "same_nat";
-	case NTM__ROUTE_CASE__ROUTE_CASE_TWO_NATS:
-		return "two_nats";
-	default:
-		return "unspecified";
-	}
 }
 
 static json_t *peer_key_json(const struct nd_peer *p)
@@ -75,22 +41,22 @@ static json_t *peer_json(const struct nd_peer *p)
 	json_t *o;
 
 	for (size_t i = 0; i < p->n_pool; i++)
-		json_array_append_new(pool, ip_json(&p->pool[i]));
+		json_array_append_new(pool, ntm_admin_json_ip(&p->pool[i]));
 	o = json_pack("{s:s, s:o, s:o, s:o, s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
 		      "s:I, s:s, s:b}",
-		      "peer_fqdn", p->fqdn, "peer_vip", ip_json(&p->vip), "pool_vips", pool,
+		      "peer_fqdn", p->fqdn, "peer_vip", ntm_admin_json_ip(&p->vip), "pool_vips", pool,
 		      "peer_public_key", peer_key_json(p),
 		      "state", nd_peer_state_str(p->state), "path", path_name(p),
-		      "endpoint", endpoint_json(&p->endpoint),
+		      "endpoint", ntm_admin_json_endpoint(&p->endpoint),
 		      "tx_bytes", (json_int_t)p->tx_bytes, "rx_bytes", (json_int_t)p->rx_bytes,
 		      "tx_packets", (json_int_t)p->tx_packets,
 		      "rx_packets", (json_int_t)p->rx_packets,
 		      "last_handshake_ms", (json_int_t)p->last_handshake_wall_ms,
 		      "handovers", (json_int_t)p->handovers,
 		      "setup_us", (json_int_t)p->setup_us, "route_case", (json_int_t)p->route,
-		      "route", route_name(p->route), "initiator", p->initiator);
+		      "route", ntm_msg_route_case_str(p->route), "initiator", p->initiator);
 	if (o && p->has_relay)
-		json_object_set_new(o, "relay_endpoint", endpoint_json(&p->relay_ep));
+		json_object_set_new(o, "relay_endpoint", ntm_admin_json_endpoint(&p->relay_ep));
 	return o;
 }
 
@@ -188,7 +154,7 @@ static json_t *dc_json(const struct nd *nd)
 		state = "registering";
 	if (nd->last_dc_reply_ms)
 		ago = json_integer((json_int_t)(ntm_now_ms() - nd->last_dc_reply_ms));
-	return json_pack("{s:o, s:s, s:I, s:o}", "endpoint", endpoint_json(&nd->cfg.dc), "state",
+	return json_pack("{s:o, s:s, s:I, s:o}", "endpoint", ntm_admin_json_endpoint(&nd->cfg.dc), "state",
 			 state, "keepalive_interval_ms", (json_int_t)nd->keepalive_interval_ms,
 			 "last_answer_ms_ago", ago);
 }
@@ -203,10 +169,10 @@ static unsigned get_status(const struct ntm_admin_request *req, json_t **resp, v
 		return bad;
 	locals = json_array();
 	for (size_t i = 0; i < nd->n_local_addrs; i++)
-		json_array_append_new(locals, ip_json(&nd->local_addrs[i]));
+		json_array_append_new(locals, ntm_admin_json_ip(&nd->local_addrs[i]));
 	*resp = json_pack("{s:s, s:b, s:o, s:o, s:b, s:o, s:s, s:I, s:I, s:I, s:o, s:o, s:o}",
 			  "fqdn", nd->cfg.fqdn, "registered", nd->reg == ND_REG_DONE,
-			  "vip", ip_json(&nd->vip), "observed", endpoint_json(&nd->observed),
+			  "vip", ntm_admin_json_ip(&nd->vip), "observed", ntm_admin_json_endpoint(&nd->observed),
 			  "behind_nat", nd->behind_nat, "local_addresses", locals,
 			  "tun", nd->tun_name, "registrations", (json_int_t)nd->registrations,
 			  "moves", (json_int_t)nd->moves,

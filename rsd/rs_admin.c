@@ -13,21 +13,12 @@
 
 static const char *const no_args[] = { NULL };
 
-static json_t *endpoint_json(const struct ntm_endpoint *ep)
-{
-	char text[NTM_ENDPOINT_STRLEN];
-
-	if (ep->ip.len == 0)
-		return json_null();
-	return json_string(ntm_endpoint_str(ep, text, sizeof(text)));
-}
-
 static json_t *side_json(const struct rs_side_state *side)
 {
 	char key[NTM_KEY_B64_LEN];
 
 	ntm_key_to_base64(key, side->key);
-	return json_pack("{s:s, s:o, s:I}", "key", key, "endpoint", endpoint_json(&side->bound),
+	return json_pack("{s:s, s:o, s:I}", "key", key, "endpoint", ntm_admin_json_endpoint(&side->bound),
 			 "binds", (json_int_t)side->binds);
 }
 
