@@ -16,6 +16,7 @@
 #include "federation.pb-c.h"
 #include "ntm_msg.h"
 #include "ntm_time.h"
+#include "ntm_zap.h"
 
 #define FED_MAX_MESSAGE (64 * 1024)
 #define FED_HELLO_MS 30000
@@ -623,59 +624,26 @@ static void on_dealer(struct ntm_loop *loop, void *sock, short revents, void *ar
 
 /* ---- ZAP (ZeroMQ RFC 27): admit configured peer keys only ---- */
 
-static const struct dc_fed_peer_conf *zap_lookup(struct dc *dc, const uint8_t *key, size_t len)
+/* Returns the domain of the [peer DOMAIN] section whose key this is, or NULL. */
+static const char *zap_lookup(const uint8_t *key, size_t len, void *arg)
 {
+	struct dc *dc = arg;
+
 	if (len != NTM_KEY_LEN)
 		return NULL;
 	for (size_t i = 0; i < dc->cfg.n_peers; i++) {
 		if (sodium_memcmp(dc->cfg.peers[i].key, key, NTM_KEY_LEN) == 0)
-			return &dc->cfg.peers[i];
+			return dc->cfg.peers[i].domain;
 	}
 	return NULL;
 }
 
-static void zap_send(void *sock, const void *data, size_t len, bool more)
-{
-	zmq_send(sock, data, len, more ? ZMQ_SNDMORE : 0);
-}
-
 static void on_zap(struct ntm_loop *loop, void *sock, short revents, void *arg)
 {
-	struct dc *dc = arg;
-	zmq_msg_t frames[7];
-	int n = 0, more = 1;
-	size_t more_len = sizeof(more);
+	char addr[64];
 
-	/* Request: version, request id, domain, address, identity, mechanism,
-	 * then one credential frame for CURVE: the client's public key. */
-	while (more && n < 7) {
-		zmq_msg_init(&frames[n]);
-		if (zmq_msg_recv(&frames[n], sock, ZMQ_DONTWAIT) < 0)
-			break;
-		n++;
-		zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &more_len);
-	}
-
-	const struct dc_fed_peer_conf *peer =
-		n == 7 ? zap_lookup(dc, zmq_msg_data(&frames[6]), zmq_msg_size(&frames[6])) : NULL;
-	char addr[64] = "?";
-
-	if (n >= 4)
-		ntm_log_sanitize(addr, sizeof(addr), zmq_msg_data(&frames[3]),
-				 zmq_msg_size(&frames[3]));
-
-	if (n >= 2) {
-		zap_send(sock, "1.0", 3, true);
-		zap_send(sock, zmq_msg_data(&frames[1]), zmq_msg_size(&frames[1]), true);
-		zap_send(sock, peer ? "200" : "400", 3, true);
-		zap_send(sock, peer ? "OK" : "key not configured", peer ? 2 : 18, true);
-		zap_send(sock, peer ? peer->domain : "", peer ? strlen(peer->domain) : 0, true);
-		zap_send(sock, "", 0, false);
-	}
-	if (!peer && n == 7)
+	if (!ntm_zap_serve(sock, zap_lookup, arg, addr, sizeof(addr)))
 		log_info("federation: %s: rejected a connection with an unconfigured key", addr);
-	for (int i = 0; i < n; i++)
-		zmq_msg_close(&frames[i]);
 }
 
 /* ---- set-up ---- */

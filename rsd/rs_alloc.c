@@ -17,6 +17,7 @@
 #include "ntm_time.h"
 #include "relay.pb-c.h"
 #include "rs.h"
+#include "ntm_zap.h"
 
 /* A RelayMessage from a DC is well under 200 bytes. */
 #define ALLOC_MAX_MESSAGE 4096
@@ -359,68 +360,31 @@ static void on_router(struct ntm_loop *loop, void *sock, short revents, void *ar
 
 /* ---- ZAP (ZeroMQ RFC 27): admit configured DC keys only ---- */
 
-static const struct rs_dc_conf *zap_lookup(const struct rs *rs, const uint8_t *key, size_t len)
+/* Returns the name of the [dc NAME] section whose key this is, or NULL. */
+static const char *zap_lookup(const uint8_t *key, size_t len, void *arg)
 {
+	const struct rs *rs = arg;
+
 	if (len != NTM_KEY_LEN)
 		return NULL;
 	for (size_t i = 0; i < rs->cfg.n_dcs; i++) {
 		if (sodium_memcmp(rs->cfg.dcs[i].key, key, NTM_KEY_LEN) == 0)
-			return &rs->cfg.dcs[i];
+			return rs->cfg.dcs[i].name;
 	}
 	return NULL;
-}
-
-static void zap_send(void *sock, const void *data, size_t len, bool more)
-{
-	zmq_send(sock, data, len, more ? ZMQ_SNDMORE : 0);
-}
-
-static void zap_reply(void *sock, zmq_msg_t *request_id, const struct rs_dc_conf *dc)
-{
-	zap_send(sock, "1.0", 3, true);
-	zap_send(sock, zmq_msg_data(request_id), zmq_msg_size(request_id), true);
-	zap_send(sock, dc ? "200" : "400", 3, true);
-	zap_send(sock, dc ? "OK" : "key not configured", dc ? 2 : 18, true);
-	zap_send(sock, dc ? dc->name : "", dc ? strlen(dc->name) : 0, true);
-	zap_send(sock, "", 0, false);
 }
 
 static void on_zap(struct ntm_loop *loop, void *sock, short revents, void *arg)
 {
 	struct rs *rs = arg;
-	zmq_msg_t frames[7];
-	int n = 0, more = 1;
-	size_t more_len = sizeof(more);
-	const struct rs_dc_conf *dc = NULL;
-	char addr[64] = "?";
+	char addr[64];
 
-	/* Request: version, request id, domain, address, identity, mechanism,
-	 * then one credential frame for CURVE: the client's public key. */
-	while (more && n < 7) {
-		zmq_msg_init(&frames[n]);
-		if (zmq_msg_recv(&frames[n], sock, ZMQ_DONTWAIT) < 0) {
-			zmq_msg_close(&frames[n]);
-			break;
-		}
-		n++;
-		zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &more_len);
-	}
-	if (n == 7)
-		dc = zap_lookup(rs, zmq_msg_data(&frames[6]), zmq_msg_size(&frames[6]));
-	if (n >= 4)
-		ntm_log_sanitize(addr, sizeof(addr), zmq_msg_data(&frames[3]),
-				 zmq_msg_size(&frames[3]));
-	/* A REP socket must send a reply before it can receive the next request. */
-	if (n >= 2)
-		zap_reply(sock, &frames[1], dc);
-	if (!dc) {
-		rs->counters.zap_rejected++;
-		if (ntm_ratelimit_allow(&rs->limit_log, ntm_now_ms()))
-			log_info("allocation socket: %s: rejected a connection: its CURVE key "
-				 "is not a [dc NAME] public_key", addr);
-	}
-	for (int i = 0; i < n; i++)
-		zmq_msg_close(&frames[i]);
+	if (ntm_zap_serve(sock, zap_lookup, rs, addr, sizeof(addr)))
+		return;
+	rs->counters.zap_rejected++;
+	if (ntm_ratelimit_allow(&rs->limit_log, ntm_now_ms()))
+		log_info("allocation socket: %s: rejected a connection: its CURVE key "
+			 "is not a [dc NAME] public_key", addr);
 }
 
 /* ---- set-up ---- */
