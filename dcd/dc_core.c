@@ -362,6 +362,21 @@ static void send_registration_response(struct dc *dc, struct dc_session *s, uint
 	dc_send(dc, s, &env);
 }
 
+/* A reported endpoint a peer could send to: not unspecified, not
+ * multicast, not the IPv4 broadcast address, and with a port. Others are
+ * left out, so the DC never directs peers at them. */
+static bool endpoint_usable(const struct ntm_endpoint *ep)
+{
+	const uint8_t *b = ep->ip.bytes;
+	static const uint8_t zero[16];
+
+	if (ep->port == 0 || memcmp(b, zero, ep->ip.len) == 0)
+		return false;
+	if (ep->ip.len == 4)
+		return b[0] < 224;
+	return b[0] != 0xff;
+}
+
 static void handle_registration(struct dc *dc, struct dc_session *s, uint64_t request_id,
 				uint64_t counter, const Ntm__RegistrationRequest *req)
 {
@@ -378,7 +393,8 @@ static void handle_registration(struct dc *dc, struct dc_session *s, uint64_t re
 
 	n->n_local = 0;
 	for (size_t i = 0; i < req->n_local_endpoints; i++) {
-		if (ntm_msg_endpoint_get(&n->local[n->n_local], req->local_endpoints[i]) == 0)
+		if (ntm_msg_endpoint_get(&n->local[n->n_local], req->local_endpoints[i]) == 0 &&
+		    endpoint_usable(&n->local[n->n_local]))
 			n->n_local++;
 	}
 	n->behind_nat = !endpoint_reported(n, &n->observed);
@@ -569,6 +585,8 @@ static void handle_packet(struct dc *dc, const uint8_t *pkt, size_t len,
 	bool moved = !ntm_endpoint_equal(&s->node.observed, from);
 
 	s->node.observed = *from;
+	if (moved)
+		s->node.behind_nat = !endpoint_reported(&s->node, from);
 	s->last_seen_mono_ms = ntm_now_ms();
 	s->node.last_seen_ms = ntm_wall_ms();
 	if (!s->node.online && env->body_case != NTM__ENVELOPE__BODY_REGISTRATION_REQUEST) {

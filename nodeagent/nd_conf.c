@@ -60,9 +60,21 @@ int nd_conf_load(struct nd_config *cfg, const char *path, char *err, size_t err_
 			 path, cfg->fqdn);
 		return -1;
 	}
-	if (strlen(cfg->tun_name) >= IFNAMSIZ) {
-		snprintf(err, err_size, "%s: [node] tun_name '%s' is longer than %d characters",
-			 path, cfg->tun_name, IFNAMSIZ - 1);
+	uint8_t key[NTM_KEY_LEN];
+
+	if (ntm_key_from_base64(key, cfg->dc_public_key) < 0) {
+		snprintf(err, err_size, "%s: [node] dc_public_key is not the base64 of a 32-byte "
+			 "key; copy it from the DC's key file's .pub", path);
+		return -1;
+	}
+	if (strncmp(cfg->ipc, "ipc://", 6) != 0 && cfg->ipc[0] != '\0') {
+		snprintf(err, err_size, "%s: [ipc] path '%s' must start with ipc:// (or be empty)",
+			 path, cfg->ipc);
+		return -1;
+	}
+	if (strlen(cfg->tun_name) >= IFNAMSIZ || strchr(cfg->tun_name, '/')) {
+		snprintf(err, err_size, "%s: [node] tun_name '%s' must be an interface name of at "
+			 "most %d characters without '/'", path, cfg->tun_name, IFNAMSIZ - 1);
 		return -1;
 	}
 	return 0;
