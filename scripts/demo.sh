@@ -4,11 +4,14 @@
 #   1. A Direction Coordinator (DC) on loopback with scripted nodes: enrolment,
 #      registration, NAT detection, NTM queries and the route the DC chooses
 #      in each of its four route cases.
-#   2. The real daemons in network namespaces (tests/netns/topo.sh): a DC on
-#      an emulated Internet, node "agent" behind a home NAT and node "player"
-#      behind the NAT of another network. The player pings the agent's VIP,
-#      downloads 20 MiB from it over TCP and moves to a third network
-#      mid-transfer. The download must arrive byte-identical.
+#   2. Remote DLNA with the real daemons in network namespaces
+#      (tests/netns/topo.sh): a DC on an emulated Internet, the DLNA Agent's
+#      host and minidlna behind a home NAT, and a player behind the NAT of
+#      another network. The player's M-SEARCH triggers the tunnel to the
+#      Agent. The player discovers, browses and streams from minidlna through
+#      the server's VIP. Then it moves into the home network during a stream,
+#      which must complete byte-identical. A table puts the times of this run next
+#      to Tables I and II of the NTMobile remote-DLNA prototype.
 # Everything it starts is stopped and removed on exit, also on Ctrl-C or
 # failure, unless --keep leaves part 2 running.
 #
@@ -26,19 +29,24 @@ source "$NTM_REPO_ROOT/tests/netns/topo.sh"
 readonly DOMAIN=home.example
 readonly AGENT=agent.$DOMAIN
 readonly PLAYER=player.$DOMAIN
-readonly DOWNLOAD_MIB=20
-# The player moves once this much of the download has arrived.
-readonly MOVE_AFTER_BYTES=$((5 * 1024 * 1024))
-# The rate of the player's links stretches the download to about 4 s, so
-# the move falls well inside it.
-readonly PLAYER_RATE=40mbit
-readonly DOWNLOAD_PORT=5001
-# Tunnel re-creation after a move in the NTMobile remote-DLNA prototype from
-# Meijo University (Shimizu, Suzuki, Naito and Watanabe, IPSJ Journal, 2014),
-# Table II: 0.08 s.
-readonly PROTOTYPE_RECREATE_MS=80
-# ntm-noded retransmits an unanswered Tunnel Request after this many ms.
-readonly HANDSHAKE_RETRY_MS=250
+# The server's address in the home LAN, and the player's after it comes home.
+readonly SERVER_LAN=192.0.2.3
+readonly PLAYER_HOME=192.0.2.4
+readonly MINIDLNA_PORT=8200
+readonly FRIENDLY_NAME="home media"
+readonly MEDIA_SERVER=urn:schemas-upnp-org:device:MediaServer:1
+readonly CONTENT_DIRECTORY=urn:schemas-upnp-org:service:ContentDirectory:1
+# minidlna's container of all music items.
+readonly MINIDLNA_ALL_MUSIC="1\$4"
+# The large file, streamed at STREAM_RATE bytes a second (curl's
+# --limit-rate), so that the stream lasts about 4 s and the move, after
+# MOVE_AFTER_BYTES, falls well inside it.
+readonly STREAM_MIB=16
+readonly STREAM_RATE=4M
+readonly MOVE_AFTER_BYTES=$((4 * 1024 * 1024))
+# ntm-dcd lets nodes behind two NATs probe for a path this long after the
+# Route Direction (docs/protocol.md, section 11).
+readonly PUNCH_START_MS=200
 # A topology left by --keep gets this namespace prefix instead of
 # ntmt-<pid>-, because scripts/test.sh removes every ntmt-<pid>-* namespace
 # whose process has exited.
@@ -64,8 +72,9 @@ usage() {
 	cat <<'EOF'
 Usage: scripts/demo.sh [--check | --keep | --down | --help]
 
-Runs the demo as root: a DC with scripted nodes on loopback, then the real
-daemons in network namespaces, where the player moves during a download.
+Runs the demo as root: a DC with scripted nodes on loopback, then remote
+DLNA with the real daemons in network namespaces, where the player discovers,
+browses and streams from minidlna and comes home during a stream.
 
   (no option)  run the demo with progress lines
   --check      run it quietly and print one "ok -" or "not ok -" line per
@@ -191,19 +200,25 @@ check_binaries() {
 	local bin
 
 	for bin in dcd/ntm-dcd nodeagent/ntm-noded admin-api/ntm-keygen \
-		tests/integration/ntm-scriptnode; do
+		tests/integration/ntm-scriptnode ssdp-proxy/ntm-ssdpd dad/ntm-dad; do
 		[[ -x $BUILD/$bin ]] && continue
 		explain "$BUILD/$bin not found; build the suite there, or unset NTM_BUILD"
 		return 1
 	done
+	for bin in minidlnad gssdp-discover ffmpeg curl jq python3; do
+		command -v "$bin" >/dev/null && continue
+		explain "$bin not found; run scripts/demo.sh without NTM_BUILD once, which installs it"
+		return 1
+	done
 }
 
-# Builds only the four programs the demo runs, so that work in progress
+# Builds only the programs the demo runs, so that work in progress
 # elsewhere in the tree cannot stop it.
 build() {
 	ntm_install_deps || return
 	cmake -S "$NTM_REPO_ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null || return
-	cmake --build "$BUILD" -j2 --target ntm-dcd ntm-noded ntm-keygen ntm-scriptnode >/dev/null
+	cmake --build "$BUILD" -j2 --target ntm-dcd ntm-noded ntm-keygen ntm-scriptnode \
+		ntm-ssdpd ntm-dad >/dev/null
 }
 
 prepare() {
@@ -381,7 +396,7 @@ part_loopback() {
 	lo_stop
 }
 
-# --- Part 2: real daemons in network namespaces --------------------------------
+# --- Part 2: the DLNA scenario with real daemons in network namespaces ---------
 
 # ns_admin NS PORT PATH [CURL_ARGS...]: requests PATH from the admin API on
 # 127.0.0.1:PORT in NS, with GET unless CURL_ARGS choose another method.
@@ -419,10 +434,11 @@ keep_check_free() {
 	return 1
 }
 
-# ns_topology: the emulated Internet with the DC, and three NATed networks:
-# home (the agent), foreign (the player at first) and mobile (where the
-# player moves). The player's link into mobile exists from the start, as a
-# radio link that is up before it gets an address.
+# ns_topology: the emulated Internet with the DC, the home network with the
+# DLNA Agent's host and the media server behind one NAT, and the foreign
+# network with the player behind another. The player's link into the home
+# network exists from the start, as a radio link that is up before it gets
+# an address.
 ns_topology() {
 	topo_init || return
 	if [[ $MODE == keep ]]; then
@@ -433,13 +449,44 @@ ns_topology() {
 	topo_host dc && topo_internet_attach dc 203.0.113.20/24 eth0 &&
 		topo_home_network home 203.0.113.10 192.0.2.0/26 &&
 		topo_home_network foreign 203.0.113.11 192.0.2.64/26 &&
-		topo_home_network mobile 203.0.113.12 192.0.2.128/26 &&
 		topo_host agent && topo_attach agent home 192.0.2.2/26 eth0 &&
 		topo_default_route agent 192.0.2.1 &&
+		topo_host server && topo_attach server home "$SERVER_LAN/26" eth0 &&
+		topo_default_route server 192.0.2.1 &&
 		topo_host player && topo_attach player foreign 192.0.2.66/26 eth0 &&
 		topo_default_route player 192.0.2.65 &&
-		topo_attach player mobile - eth1 &&
-		topo_rate player eth0 "$PLAYER_RATE" && topo_rate player eth1 "$PLAYER_RATE"
+		topo_attach player home - eth1
+}
+
+# ns_media: a 2 s tone, a 2 s video and STREAM_MIB of noise as a WAV file
+# (large, and it does not compress) for minidlna, which indexes at start.
+ns_media() {
+	local media=$WORK/netns/media
+
+	mkdir -p "$media/Music" "$media/Video" "$WORK/netns/minidlna" || return
+	ffmpeg -loglevel error -f lavfi -i "sine=frequency=440:duration=2" \
+		"$media/Music/tone.mp3" &&
+		ffmpeg -loglevel error -f lavfi -i "testsrc=size=160x120:rate=10:duration=2" \
+			-pix_fmt yuv420p "$media/Video/clip.mp4" &&
+		head -c $((STREAM_MIB * 1024 * 1024)) /dev/urandom |
+		ffmpeg -loglevel error -f s16le -ar 44100 -ac 2 -i - "$media/Music/big.wav"
+}
+
+ns_start_minidlna() {
+	local dir=$WORK/netns
+
+	cat >"$dir/minidlna.conf" <<EOF
+port=$MINIDLNA_PORT
+network_interface=eth0
+media_dir=$dir/media
+db_dir=$dir/minidlna
+log_dir=$dir/minidlna
+friendly_name=$FRIENDLY_NAME
+inotify=no
+notify_interval=30
+EOF
+	topo_bg server "$dir/minidlna.log" minidlnad -f "$dir/minidlna.conf" \
+		-P "$dir/minidlna.pid" -d
 }
 
 ns_start_dc() {
@@ -504,104 +551,315 @@ ns_registers() {
 	line=$(status "$ns" '"\(.fqdn) registered: VIP \(.vip), observed \(.observed), behind NAT: \(.behind_nat)"')
 	progress "$line"
 	observed=$(status "$ns" .observed)
-	VIP[$ns]=$(status "$ns" .vip)
 	[[ ${observed%:*} == "$expected" && $(status "$ns" .behind_nat) == true ]] && return 0
 	explain "$ns: expected to be seen behind NAT at $expected, got $observed"
 	return 1
 }
 
-# ns_ping FROM TO: sends three pings from FROM to TO's VIP and succeeds when
-# each gets a reply.
-ns_ping() {
-	local out
-
-	out=$(topo_exec "$1" ping -n -c 3 -i 0.2 -W 2 "${VIP[$2]}" 2>&1)
-	progress "$(grep -E 'bytes from|packets transmitted' <<<"$out" | sed 's/^/  /')"
-	grep -q ' 3 received' <<<"$out" && return 0
-	explain "$out"
-	return 1
+pool_granted() {
+	grep -q 'VIP pool of' "$WORK/netns/dad.log"
 }
 
-# explain_retry MICROSECONDS: explains a handshake time that includes a
-# retransmission of the Tunnel Request.
-explain_retry() {
-	(($1 >= HANDSHAKE_RETRY_MS * 1000 * 4 / 5)) || return 0
-	progress "(about $HANDSHAKE_RETRY_MS ms or more: the first Tunnel Request was lost, and its retransmission $HANDSHAKE_RETRY_MS ms later completed the handshake)"
+# ns_start_dlna: ntm-ssdpd (home mode) and ntm-dad on the Agent's host,
+# ntm-ssdpd (player mode) on the player's host.
+ns_start_dlna() {
+	local dir=$WORK/netns
+
+	cat >"$dir/ssdpd-home.conf" <<EOF
+[ssdpd]
+mode = home
+lan_interface = eth0
+lan_prefix = 192.0.2.0/26
+ipc = ipc://$dir/ssdpd.ipc
+ignore_prefix = 198.51.100.0/24
+[admin]
+listen = 127.0.0.1:47884
+token_file = $WORK/admin.token
+EOF
+	cat >"$dir/dad.conf" <<EOF
+[dad]
+lan_interface = eth0
+lan_address = 192.0.2.2
+tun_interface = ntm0
+vip_count = 4
+state_file = $dir/dad-servers.json
+allow = $PLAYER
+noded_ipc = ipc://$dir/agent.ipc
+ssdpd_ipc = ipc://$dir/ssdpd.ipc
+[admin]
+listen = 127.0.0.1:47883
+token_file = $WORK/admin.token
+EOF
+	cat >"$dir/ssdpd-player.conf" <<EOF
+[ssdpd]
+mode = player
+agent_fqdn = $AGENT
+noded_ipc = ipc://$dir/player.ipc
+[admin]
+listen = 127.0.0.1:47884
+token_file = $WORK/admin.token
+EOF
+	ns_daemon agent ssdpd-home "$BUILD/ssdp-proxy/ntm-ssdpd" 47884 &&
+		ns_daemon agent dad "$BUILD/dad/ntm-dad" 47883 &&
+		ns_daemon player ssdpd-player "$BUILD/ssdp-proxy/ntm-ssdpd" 47884 &&
+		wait_for 10 pool_granted
 }
 
-# ns_show_setup: prints how the tunnel from the player to the agent was built.
+# ns_daemon NS NAME BINARY ADMIN_PORT: starts BINARY in NS with NAME.conf
+# and waits for its admin API.
+ns_daemon() {
+	local dir=$WORK/netns
+
+	topo_bg "$1" "$dir/$2.log" "$3" -f -c "$dir/$2.conf" || return
+	NS_DAEMON_PIDS+=("$TOPO_BG_PID")
+	wait_for 5 healthy "$1" "$4"
+}
+
+# discover: the player application's own M-SEARCH, with gssdp-discover.
+discover() {
+	topo_exec player gssdp-discover -i eth0 -t "$MEDIA_SERVER" -n 3 \
+		>"$WORK/netns/discover.txt" 2>&1
+	grep -q "http://198\.51\.100\.[0-9]*:$MINIDLNA_PORT/" "$WORK/netns/discover.txt"
+}
+
+# ns_discover: runs gssdp-discover on the player until it finds a server
+# on a VIP, and sets LOCATION and SERVER_VIP from the first one.
+ns_discover() {
+	wait_for 30 discover || {
+		explain "gssdp-discover found no server on a VIP: $(tr '\n' ' ' <"$WORK/netns/discover.txt")"
+		return 1
+	}
+	LOCATION=$(grep -o "http://198\.51\.100\.[0-9]*:$MINIDLNA_PORT/[^ ]*" \
+		"$WORK/netns/discover.txt" | head -n 1)
+	SERVER_VIP=${LOCATION#http://}
+	SERVER_VIP=${SERVER_VIP%%:*}
+}
+
+# ns_show_setup: prints how the tunnel from the player to the Agent was built.
 ns_show_setup() {
-	local setup_us route_case path endpoint
+	local route_case path endpoint
 
-	setup_us=$(tunnel player "$AGENT" setup_us)
+	SETUP_US=$(tunnel player "$AGENT" setup_us)
 	route_case=$(tunnel player "$AGENT" route_case)
 	path=$(tunnel player "$AGENT" path)
 	endpoint=$(tunnel player "$AGENT" endpoint)
-	if [[ ! $setup_us =~ ^[1-9][0-9]*$ ]]; then
-		explain "no setup_us for the tunnel to $AGENT: '$setup_us'"
+	if [[ ! $SETUP_US =~ ^[1-9][0-9]*$ ]]; then
+		explain "no setup_us for the tunnel to $AGENT: '$SETUP_US'"
 		return 1
 	fi
-	progress "the first ping built the tunnel in $(us_to_ms "$setup_us") ms (setup_us $setup_us in the player's GET /v1/tunnels)"
-	explain_retry "$setup_us"
+	progress "that M-SEARCH built the tunnel to $AGENT in $(us_to_ms "$SETUP_US") ms (setup_us $SETUP_US in the player's GET /v1/tunnels)"
 	progress "route case $route_case (${ROUTE_CASE_NAMES[$route_case]-unknown}), path $path, the player sends to $endpoint"
+	explain_punch "$SETUP_US"
 }
 
-listening() {
-	[[ -n $(topo_exec "$1" ss -Hltn "sport = :$2") ]]
+# explain_punch MICROSECONDS: explains a set-up time that includes the wait
+# before hole punching.
+explain_punch() {
+	(($1 >= PUNCH_START_MS * 1000)) || return 0
+	progress "(both nodes are behind NAT: the DC lets them probe for a path $PUNCH_START_MS ms after the Route Direction, hole punching)"
 }
 
-# ns_start_download: the agent serves the payload on its VIP, and the
-# player connects from its VIP and writes what arrives.
-ns_start_download() {
-	local dir=$WORK/netns
+# description_of URL OUT: fetches a device description through the VIP and
+# prints curl's time_total in seconds.
+description_of() {
+	topo_exec player curl -sf --max-time 10 -o "$2" -w '%{time_total}' "$1"
+}
 
-	head -c $((DOWNLOAD_MIB * 1024 * 1024)) /dev/urandom >"$dir/payload" || return
-	topo_bg agent "$dir/socat.log" socat -u "OPEN:$dir/payload" \
-		"TCP-LISTEN:$DOWNLOAD_PORT,bind=${VIP[agent]},reuseaddr" || return
-	wait_for 5 listening agent "$DOWNLOAD_PORT" || return
-	topo_bg player "$dir/socat.log" socat -u \
-		"TCP:${VIP[agent]}:$DOWNLOAD_PORT,bind=${VIP[player]}" "OPEN:$dir/received,creat,trunc" ||
-		return
-	DOWNLOAD_PID=$TOPO_BG_PID
-	progress "the player downloads $DOWNLOAD_MIB MiB from ${VIP[agent]}:$DOWNLOAD_PORT over TCP, its links limited to $PLAYER_RATE"
+# friendly_name FILE: the friendlyName of a device description.
+friendly_name() {
+	sed -n 's:.*<friendlyName>\([^<]*\)</friendlyName>.*:\1:p' "$1" | head -n 1
+}
+
+# ns_show_servers: every server gssdp-discover found, with the friendly
+# name from its description. The first fetch is the step "acquisition of
+# device information".
+ns_show_servers() {
+	local url n=0 seconds name
+
+	while read -r url; do
+		n=$((n + 1))
+		seconds=$(description_of "$url" "$WORK/netns/desc$n.xml") || {
+			explain "the description at $url did not arrive"
+			return 1
+		}
+		((n > 1)) || DESCRIPTION_S=$seconds
+		name=$(friendly_name "$WORK/netns/desc$n.xml")
+		progress "  \"$name\" on VIP $(vip_of "$url"), description $url"
+	done < <(grep -o 'http://198\.51\.100\.[0-9.]*:[0-9]*/[^ ]*' "$WORK/netns/discover.txt" |
+		sort -u)
+	progress "the first description arrived in $(s_to_ms "$DESCRIPTION_S") ms (curl's time_total)"
+	[[ -n $(friendly_name "$WORK/netns/desc1.xml") ]] && ! grep -q "$SERVER_LAN" \
+		"$WORK"/netns/desc*.xml
+}
+
+# vip_of URL: the address in an http:// URL.
+vip_of() {
+	local host=${1#http://}
+
+	echo "${host%%[:/]*}"
+}
+
+# s_to_ms SECONDS: converts curl's seconds with six decimals to ms.
+s_to_ms() {
+	LC_ALL=C awk -v s="$1" 'BEGIN { printf "%.3f", s * 1000 }'
+}
+
+# msearch_ms: sends one M-SEARCH from the player's address and prints the
+# ms to the first 200 OK.
+msearch_ms() {
+	topo_exec player python3 - "$MEDIA_SERVER" <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("192.0.2.66", 0))
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("192.0.2.66"))
+s.settimeout(3)
+msg = ("M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\n"
+       'MAN: "ssdp:discover"\r\nMX: 1\r\nST: %s\r\n\r\n' % sys.argv[1])
+start = time.monotonic()
+s.sendto(msg.encode(), ("239.255.255.250", 1900))
+while True:
+    data, _ = s.recvfrom(9000)
+    if data.startswith(b"HTTP/1.1 200"):
+        print("%.3f" % ((time.monotonic() - start) * 1000))
+        break
+PY
+}
+
+# ns_trigger: the player application's first M-SEARCH, timed to its first
+# answer. It makes the player's ntm-ssdpd ask its node agent for the tunnel
+# to the Agent, then search through it: the step "device discovery",
+# tunnel included.
+ns_trigger() {
+	DISCOVERY_MS=$(msearch_ms) || {
+		explain "the first M-SEARCH got no answer within 3 s"
+		return 1
+	}
+	progress "the player's first M-SEARCH for $MEDIA_SERVER got its first answer after $DISCOVERY_MS ms"
+}
+
+# browse OBJECT_ID OUT: a ContentDirectory Browse of the direct children.
+browse() {
+	topo_exec player curl -sf --max-time 10 -o "$2" \
+		-H 'Content-Type: text/xml; charset="utf-8"' \
+		-H "SOAPACTION: \"$CONTENT_DIRECTORY#Browse\"" \
+		--data "<?xml version=\"1.0\"?><s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\" s:encodingStyle=\"http://schemas.xmlsoap.org/soap/encoding/\"><s:Body><u:Browse xmlns:u=\"$CONTENT_DIRECTORY\"><ObjectID>$1</ObjectID><BrowseFlag>BrowseDirectChildren</BrowseFlag><Filter>*</Filter><StartingIndex>0</StartingIndex><RequestedCount>100</RequestedCount><SortCriteria></SortCriteria></u:Browse></s:Body></s:Envelope>" \
+		"http://$SERVER_VIP:$MINIDLNA_PORT/ctl/ContentDir"
+}
+
+# didl FILE KIND [TITLE]: from a Browse response (the DIDL-Lite Result is
+# XML-escaped in the SOAP body), prints the titles of the elements of KIND
+# (container or item), or with TITLE the res URL of the item of that title.
+didl() {
+	python3 - "$@" <<'PY'
+import html, re, sys
+body = open(sys.argv[1], encoding="utf-8", errors="replace").read()
+m = re.search(r"<Result>(.*)</Result>", body, re.S)
+didl = html.unescape(m.group(1)) if m else ""
+for element in re.findall(r"<%s\b.*?</%s>" % (sys.argv[2], sys.argv[2]), didl, re.S):
+    title = re.search(r"<dc:title>([^<]*)</dc:title>", element)
+    title = title.group(1) if title else ""
+    if len(sys.argv) == 3:
+        print(title)
+    elif title == sys.argv[3]:
+        res = re.search(r"<res[^>]*>([^<]+)</res>", element)
+        if res:
+            print(res.group(1))
+            break
+PY
+}
+
+# ns_browse_root: the root's containers, as a control point lists them.
+ns_browse_root() {
+	local titles
+
+	browse 0 "$WORK/netns/root.xml" || return
+	titles=$(didl "$WORK/netns/root.xml" container | paste -sd ',' | sed 's/,/, /g')
+	progress "Browse of the root (ObjectID 0): $titles"
+	[[ -n $titles ]] && ! grep -q "$SERVER_LAN" "$WORK/netns/root.xml"
+}
+
+# find_item TITLE: sets ITEM_URL to the URL of the item TITLE in
+# minidlna's "all music".
+find_item() {
+	browse "$MINIDLNA_ALL_MUSIC" "$WORK/netns/music.xml" &&
+		ITEM_URL=$(didl "$WORK/netns/music.xml" item "$1") && [[ -n $ITEM_URL ]]
+}
+
+# same_sha256 SENT RECEIVED: prints both digests and compares them.
+same_sha256() {
+	local sent got
+
+	sent=$(sha256sum <"$1") && got=$(sha256sum <"$2") || return
+	progress "  $(file_size "$2") bytes; SHA-256 on the server ${sent:0:16}..., at the player ${got:0:16}..."
+	[[ $sent == "$got" ]] && return 0
+	explain "$2 differs from $1"
+	return 1
+}
+
+# ns_stream_tone: the tone, streamed through the VIP and compared.
+ns_stream_tone() {
+	find_item tone || return
+	progress "the player streams $ITEM_URL"
+	topo_exec player curl -sf --max-time 20 -o "$WORK/netns/tone.got" "$ITEM_URL" &&
+		same_sha256 "$WORK/netns/media/Music/tone.mp3" "$WORK/netns/tone.got"
+}
+
+# ns_tunnel_reused: the browse and the stream used the discovery's tunnel:
+# still one tunnel to the Agent, with the same setup_us.
+ns_tunnel_reused() {
+	local tunnels count
+
+	tunnels=$(ns_admin player 47881 /v1/tunnels) || return
+	count=$(jq --arg peer "$AGENT" '[.tunnels[] | select(.peer_fqdn == $peer)] | length' <<<"$tunnels")
+	progress "the player has $count tunnel to $AGENT, setup_us still $(tunnel player "$AGENT" setup_us): the data needed no new tunnel"
+	[[ $count == 1 && $(tunnel player "$AGENT" setup_us) == "$SETUP_US" ]] && return 0
+	explain "expected one tunnel to $AGENT with setup_us $SETUP_US: $(jq -c .tunnels <<<"$tunnels")"
+	return 1
 }
 
 received_at_least() {
-	(($(file_size "$WORK/netns/received") >= $1))
+	(($(file_size "$WORK/netns/big.got") >= $1))
 }
 
-# ns_move: moves the player into the mobile network once MOVE_AFTER_BYTES
-# arrived, and checks that the download was still running.
-ns_move() {
-	local at_move total=$((DOWNLOAD_MIB * 1024 * 1024))
+# ns_start_stream: a rate-limited stream of the large file through the VIP.
+ns_start_stream() {
+	find_item big || return
+	topo_bg player "$WORK/netns/curl.log" curl -sf --max-time 60 --limit-rate "$STREAM_RATE" \
+		-o "$WORK/netns/big.got" "$ITEM_URL" || return
+	STREAM_PID=$TOPO_BG_PID
+	progress "the player streams $STREAM_MIB MiB from $ITEM_URL at $STREAM_RATE/s"
+}
 
+# ns_move_home: the player moves into the home network once MOVE_AFTER_BYTES
+# arrived, and the stream must still run.
+ns_move_home() {
+	local at_move total
+
+	total=$(file_size "$WORK/netns/media/Music/big.wav")
 	wait_for 20 received_at_least "$MOVE_AFTER_BYTES" || return
-	topo_move player eth0 mobile 192.0.2.130/26 192.0.2.129 || return
-	at_move=$(file_size "$WORK/netns/received")
-	progress "moved from foreign (192.0.2.66) to mobile (192.0.2.130) after $at_move of $total bytes"
+	topo_move player eth0 home "$PLAYER_HOME/26" 192.0.2.1 || return
+	at_move=$(file_size "$WORK/netns/big.got")
+	progress "the player moved from foreign (192.0.2.66) into home ($PLAYER_HOME), beside the Agent, after $at_move of $total bytes"
 	((at_move < total)) && return 0
-	explain "the download had ended before the move"
+	explain "the stream had ended before the move"
 	return 1
 }
 
-download_done() {
-	! kill -0 "$DOWNLOAD_PID" 2>/dev/null
+stream_done() {
+	exited "$STREAM_PID"
 }
 
-# ns_download_identical: waits for the download to end and compares the
-# SHA-256 digests of the sent and the received file.
-ns_download_identical() {
-	local dir=$WORK/netns sent got
-
-	wait_for 60 download_done || {
-		explain "the download still runs after 60 s, $(file_size "$dir/received") bytes arrived"
+ns_stream_identical() {
+	wait_for 60 stream_done || {
+		explain "the stream still runs after 60 s, $(file_size "$WORK/netns/big.got") bytes arrived"
 		return 1
 	}
-	sent=$(sha256sum <"$dir/payload") && got=$(sha256sum <"$dir/received") || return
-	progress "the download ended with $(file_size "$dir/received") bytes; SHA-256 of the sent file ${sent:0:16}..., of the received file ${got:0:16}..."
-	[[ $sent == "$got" ]] && return 0
-	explain "the received file differs from the sent one"
-	return 1
+	wait "$STREAM_PID" || {
+		explain "curl failed: $(cat "$WORK/netns/curl.log")"
+		return 1
+	}
+	progress "the stream completed:"
+	same_sha256 "$WORK/netns/media/Music/big.wav" "$WORK/netns/big.got"
 }
 
 recreated() {
@@ -611,25 +869,50 @@ recreated() {
 	[[ $us =~ ^[0-9]+$ ]] && ((us > 0))
 }
 
-# ns_show_recreation: the player's re-creation time next to the prototype's,
-# and the address the agent sends to now.
+# ns_show_recreation: the player's re-creation time, and the path the
+# tunnel takes in the home network.
 ns_show_recreation() {
-	local us endpoint
+	local route_case endpoint
 
 	wait_for 5 recreated || {
 		explain "the player reports no re-creation: $(status player '{moves, last_recreate_us}|tojson')"
 		return 1
 	}
-	us=$(status player .last_recreate_us)
-	progress "the player re-created its tunnel $(us_to_ms "$us") ms after the move (last_recreate_us $us in its GET /v1/status)"
-	progress "the NTMobile remote-DLNA prototype from Meijo University (Shimizu, Suzuki, Naito and Watanabe, IPSJ Journal, 2014) needed $PROTOTYPE_RECREATE_MS ms (Table II)"
-	explain_retry "$us"
-	progress "namespaces add no propagation delay: docs/benchmarks.md counts the round trips a real network adds"
-	endpoint=$(tunnel agent "$PLAYER" endpoint)
-	progress "the agent now sends to $endpoint, the mobile network's NAT"
-	[[ ${endpoint%:*} == 203.0.113.12 ]] && return 0
-	explain "expected the agent to send to 203.0.113.12, got $endpoint"
+	RECREATE_US=$(status player .last_recreate_us)
+	route_case=$(tunnel player "$AGENT" route_case)
+	endpoint=$(tunnel player "$AGENT" endpoint)
+	progress "the player re-created its tunnel $(us_to_ms "$RECREATE_US") ms after the move (last_recreate_us $RECREATE_US in its GET /v1/status)"
+	progress "route case $route_case (${ROUTE_CASE_NAMES[$route_case]-unknown}), the player now sends to $endpoint"
+	[[ ${endpoint%:*} == 192.0.2.2 ]] && return 0
+	explain "expected the player to send to the Agent's LAN address 192.0.2.2, got $endpoint"
 	return 1
+}
+
+# table_row STEP PROTOTYPE OURS ROUND_TRIPS
+table_row() {
+	progress "$(printf '  %-34s %9s %9s  %s' "$@")"
+}
+
+# ns_table: the steps of Tables I and II of the prototype next to ours.
+ns_table() {
+	heading "Tables I and II of the prototype next to this run"
+	progress "Prototype: the NTMobile remote-DLNA prototype from Meijo University (Shimizu,"
+	progress "Suzuki, Naito and Watanabe, IPSJ Journal, 2014). Ours: this run, in namespaces"
+	progress "that add no propagation delay; add a real network's round-trip time times"
+	progress "the round trips (docs/benchmarks.md)."
+	table_row "step" "prototype" "ours" "round trips (ours)"
+	table_row "I: tunnel for device discovery" "21.96 ms" "$(us_to_ms "$SETUP_US") ms" \
+		"3: NTM query, direction, handshake"
+	table_row "I: device discovery" "6.86 ms" "$DISCOVERY_MS ms" \
+		"4: the tunnel's 3, then the search (1)"
+	table_row "I: tunnel for data transfer" "10.12 ms" "0 ms" "0: the tunnel is reused"
+	table_row "I: acquisition of device info" "8.36 ms" "$(s_to_ms "$DESCRIPTION_S") ms" \
+		"2, and 2 Agent-server in the LAN"
+	table_row "II: tunnel re-creation, move" "80 ms" "$(us_to_ms "$RECREATE_US") ms" \
+		"3: registration, direction, handshake"
+	progress "Ours: setup_us; the first M-SEARCH to its first answer, tunnel included (the"
+	progress "Agent answers from its cache); curl's time_total of the description;"
+	progress "last_recreate_us (the move into the home network)."
 }
 
 # exited PID: succeeds when the child PID has exited (a zombie or gone).
@@ -641,9 +924,9 @@ exited() {
 	[[ ${stat:0:1} == Z ]]
 }
 
-# ns_stop_daemons: stops the DC and both node agents with SIGTERM and
-# checks that each exits with status 0 within 10 s. A sanitizer build
-# fails that exit status when it finds a leak.
+# ns_stop_daemons: stops the project's daemons with SIGTERM and checks that
+# each exits with status 0 within 10 s. A sanitizer build fails that exit
+# status when it finds a leak.
 ns_stop_daemons() {
 	local pid status failed=0
 
@@ -663,7 +946,7 @@ ns_stop_daemons() {
 	done
 	NS_DAEMON_PIDS=()
 	((failed == 0)) || return 1
-	progress "ntm-dcd and both ntm-noded exited with status 0"
+	progress "ntm-dcd, both ntm-noded, both ntm-ssdpd and ntm-dad exited with status 0"
 }
 
 no_sanitizer_reports() {
@@ -671,31 +954,41 @@ no_sanitizer_reports() {
 }
 
 part_namespaces() {
-	declare -gA VIP=()
-
-	heading "Part 2: the real daemons in network namespaces"
+	heading "Part 2: remote DLNA through the DLNA Agent, real daemons in network namespaces"
 	require "namespaces: build the topology" ns_topology
-	progress "Internet 203.0.113.0/24 with the DC at .20; NAT routers: home .10 (LAN 192.0.2.0/26), foreign .11 (192.0.2.64/26), mobile .12 (192.0.2.128/26)"
-	progress "agent at 192.0.2.2 in home, player at 192.0.2.66 in foreign"
+	progress "Internet 203.0.113.0/24 with the DC at .20; NAT routers: home .10 (LAN 192.0.2.0/26), foreign .11 (192.0.2.64/26)"
+	progress "home: the Agent's host 192.0.2.2, minidlna at $SERVER_LAN; foreign: the player at 192.0.2.66"
+	require "namespaces: media files for minidlna" ns_media
+	require "namespaces: minidlna starts in the home network" ns_start_minidlna
 	require "namespaces: the DC starts" ns_start_dc
-	require "namespaces: the agent's ntm-noded starts" ns_start_node agent "$AGENT"
+	require "namespaces: the Agent's ntm-noded starts" ns_start_node agent "$AGENT"
 	require "namespaces: the player's ntm-noded starts" ns_start_node player "$PLAYER"
 
 	heading "Both nodes register with the DC"
-	require "namespaces: the agent registers behind the home NAT" ns_registers agent 203.0.113.10
+	require "namespaces: the Agent registers behind the home NAT" ns_registers agent 203.0.113.10
 	require "namespaces: the player registers behind the foreign NAT" \
 		ns_registers player 203.0.113.11
+	require "namespaces: ntm-ssdpd and ntm-dad start, the Agent gets its VIP pool" ns_start_dlna
+	progress "the Agent runs ntm-ssdpd (home) and ntm-dad; the player runs ntm-ssdpd (player)"
 
-	heading "The player pings the agent's VIP ${VIP[agent]}: its first packet triggers the tunnel"
-	require "namespaces: the player's pings to the agent's VIP are answered" ns_ping player agent
+	heading "The player's M-SEARCH triggers the tunnel to the Agent"
+	require "namespaces: the player's first M-SEARCH is answered" ns_trigger
 	check "namespaces: the player reports the tunnel's setup_us" ns_show_setup
+	require "namespaces: gssdp-discover on the player finds a server on a VIP" ns_discover
+	progress "servers found by gssdp-discover on the player:"
+	require "namespaces: the description names the server and no home address" ns_show_servers
 
-	heading "The player downloads from the agent and moves to a third network mid-transfer"
-	require "namespaces: the download starts" ns_start_download
-	check "namespaces: the player moves mid-transfer" ns_move
-	check "namespaces: the download arrives byte-identical" ns_download_identical
-	check "namespaces: the player re-creates the tunnel from the mobile network" ns_show_recreation
-	check "namespaces: the player's pings are answered after the move" ns_ping player agent
+	heading "The player browses the server and streams a file"
+	check "namespaces: Browse of the root lists the containers" ns_browse_root
+	check "namespaces: the streamed file is byte-identical" ns_stream_tone
+	check "namespaces: the data uses the discovery's tunnel" ns_tunnel_reused
+
+	heading "Coming home: the player moves into the home network during a stream"
+	require "namespaces: the stream starts" ns_start_stream
+	check "namespaces: the player moves mid-stream" ns_move_home
+	check "namespaces: the stream completes byte-identical" ns_stream_identical
+	check "namespaces: the player re-creates the tunnel in the home network" ns_show_recreation
+	ns_table
 	[[ $MODE != keep ]] || return 0
 
 	heading "Stopping the daemons"
@@ -716,14 +1009,16 @@ keep_topology() {
 	cat <<EOF
 
 == The topology stays up (remove it with: scripts/demo.sh --down)
-Enter the player's namespace:
+Enter the player's namespace (now in the home network):
   ip netns exec ${TOPO_PREFIX}player bash
 and try there:
-  ping ${VIP[agent]}
+  gssdp-discover -i eth1 -t $MEDIA_SERVER -n 3
+  curl -s $LOCATION | head
   dig +short @127.0.0.153 $AGENT
   curl -s -H @$WORK/auth.header http://127.0.0.1:47881/v1/tunnels | jq
   curl -s -H @$WORK/auth.header http://127.0.0.1:47881/v1/status | jq
-The agent's namespace is ${TOPO_PREFIX}agent, the DC's ${TOPO_PREFIX}dc (admin port 47880).
+The Agent's namespace is ${TOPO_PREFIX}agent (ntm-dad's admin port 47883), minidlna's
+${TOPO_PREFIX}server, the DC's ${TOPO_PREFIX}dc (admin port 47880).
 Logs and configuration files: $WORK/netns
 EOF
 }

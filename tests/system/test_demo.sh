@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The demo as a system test: runs scripts/demo.sh --check with the binaries
-# of NTM_BUILD (default build-test/). The demo prints one "ok -" or
+# of NTM_BUILD (default build-test/). It shows the route cases with scripted
+# nodes, then remote DLNA through the DLNA Agent with minidlna, including a
+# move into the home network during a stream. The demo prints one "ok -" or
 # "not ok -" line per step, checking outcomes and not timings, and closes
 # with "N passed, N failed". It exits 1 when a step failed.
 set -uo pipefail
