@@ -206,7 +206,10 @@ runtime_stage_has_libraries() {
 		while read -r soname; do
 			[[ $soname == libasan.so* || $soname == libubsan.so* ]] && continue
 			count=$((count + 1))
-			package=$(owner_package "*/$soname")
+			# The library of this machine's architecture: other multiarch
+			# copies (libc6-i386's /lib32) own the same name.
+			package=$(owner_package "*/$(gcc -print-multiarch)/$soname")
+			[[ -n $package ]] || package=$(owner_package "*/$soname")
 			[[ -n $package && -n ${available[$package]-} ]] && continue
 			[[ -n $package && $(dpkg-query -W -f='${Priority}' "$package") == required ]] &&
 				continue
