@@ -259,6 +259,36 @@ static unsigned get_proxy(const struct ntm_admin_request *req, json_t **resp, vo
 	return 200;
 }
 
+/* Prometheus counters of the proxy and the Agent's access control. */
+static void metrics(struct ntm_metrics *m, void *arg)
+{
+	struct dad *dad = arg;
+	struct dad_proxy_stats st;
+
+	dad_proxy_get_stats(dad->proxy, &st);
+	ntm_metrics_counter(m, "ntm_dad_connections_total",
+			    "Player connections handed to the proxy", st.accepted);
+	ntm_metrics_gauge(m, "ntm_dad_active_streams", "Proxied connections open now",
+			  (double)st.active);
+	ntm_metrics_counter(m, "ntm_dad_proxied_requests_total", "HTTP requests proxied",
+			    st.requests);
+	ntm_metrics_counter(m, "ntm_dad_bodies_rewritten_total",
+			    "Response bodies whose addresses were translated",
+			    st.bodies_rewritten);
+	ntm_metrics_counter(m, "ntm_dad_bytes_to_player_total", "Bytes sent to players",
+			    st.bytes_to_player);
+	ntm_metrics_counter(m, "ntm_dad_bytes_to_server_total", "Bytes sent to servers",
+			    st.bytes_to_server);
+	ntm_metrics_counter(m, "ntm_dad_upstream_failures_total",
+			    "Connections whose server failed before responding",
+			    st.upstream_failed);
+	ntm_metrics_counter(m, "ntm_dad_searches_total", "M-SEARCH Requests from players",
+			    dad->searches);
+	ntm_metrics_counter(m, "ntm_dad_rejected_nodes_total",
+			    "Searches and connections from nodes that are not allowed",
+			    dad->refused_nodes + dad->refused_connections);
+}
+
 static int start_admin(struct dad *dad, char *err, size_t err_size)
 {
 	struct ntm_admin_config ac = {
@@ -270,6 +300,7 @@ static int start_admin(struct dad *dad, char *err, size_t err_size)
 	dad->admin = ntm_admin_start(&ac, dad->loop, err, err_size);
 	if (!dad->admin)
 		return -1;
+	ntm_admin_set_metrics(dad->admin, metrics, dad);
 	if (ntm_admin_route(dad->admin, "GET", "/v1/servers", get_servers, dad) < 0 ||
 	    ntm_admin_route(dad->admin, "GET", "/v1/players", get_players, dad) < 0 ||
 	    ntm_admin_route(dad->admin, "GET", "/v1/proxy", get_proxy, dad) < 0) {

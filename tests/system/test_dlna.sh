@@ -241,6 +241,14 @@ check "$name: discovery finds no server" bash -c "! grep -q '198\.51\.100' '$WOR
 check "$name: a request to the server's VIP is refused" bash -c "
 	! ip netns exec $(topo_ns intruder) curl -sf --max-time 5 -o /dev/null '$LOCATION'"
 sys_admin agent 47883 GET /v1/servers | jq -c '.servers[]' | sed 's/^/# /'
+dad_metrics_ok() {
+	sys_admin agent 47883 GET /metrics >"$WORK/dad.metrics" &&
+		grep -q '^ntm_dad_proxied_requests_total [1-9]' "$WORK/dad.metrics" &&
+		promtool check metrics <"$WORK/dad.metrics"
+}
+if command -v promtool >/dev/null; then
+	check "ntm-dad's /metrics counts requests and passes promtool" dad_metrics_ok
+fi
 check "daemons stop cleanly on SIGTERM" sys_stop_daemons
 check "no sanitizer reports in daemon logs" sys_no_sanitizer_reports
 sys_summary
