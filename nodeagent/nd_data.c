@@ -132,6 +132,15 @@ void nd_data_flush_queue(struct nd *nd, struct nd_peer *p)
 	p->n_queue = 0;
 }
 
+static bool in_vip_prefixes(const struct nd *nd, const struct ntm_ip *ip)
+{
+	for (size_t i = 0; i < nd->n_prefixes; i++) {
+		if (ntm_prefix_contains(&nd->prefixes[i], ip))
+			return true;
+	}
+	return false;
+}
+
 /* An IP packet from a local application, addressed to a VIP. */
 static void from_tun(struct nd *nd, const uint8_t *pkt, size_t len)
 {
@@ -140,6 +149,13 @@ static void from_tun(struct nd *nd, const uint8_t *pkt, size_t len)
 
 	if (ip_addresses(pkt, len, &src, &dst) < 0) {
 		nd_drop(nd, NULL, ND_DROP_MALFORMED, "not an IP packet");
+		return;
+	}
+	/* Only VIPs have owners to look up: multicast (IGMP reports of a
+	 * program joining groups on the TUN device) and other addresses the
+	 * kernel routes here are dropped without asking the DC. */
+	if (!in_vip_prefixes(nd, &dst)) {
+		nd_drop(nd, NULL, ND_DROP_NO_ROUTE, "destination is not in a VIP prefix");
 		return;
 	}
 	p = nd_peer_by_vip(nd, &dst);
