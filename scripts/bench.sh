@@ -4,12 +4,15 @@
 # after a move, and TCP throughput next to a bare veth and wireguard-go. It
 # counts the network round trips of each protocol step. It also measures TCP
 # throughput over a punched and a relayed tunnel, and the packet rate of
-# ntm-rsd next to a minimal UDP forwarder. Prints a table and writes JSON.
+# ntm-rsd next to a minimal UDP forwarder. Its DLNA stage measures the steps
+# of Table I of the Meijo prototype (see MEIJO_SOURCE) on the whole chain,
+# from a player application's M-SEARCH to minidlna behind the DLNA Agent,
+# and media throughput through the Agent. Prints a table and writes JSON.
 # docs/benchmarks.md explains every number.
 #
 # Run as root on Debian 12 from any directory:
 #   scripts/bench.sh [--json FILE] [--reps N] [--iperf-seconds S]
-#                    [--keep-logs DIR] [--no-build]
+#                    [--media-mib M] [--keep-logs DIR] [--no-build]
 #
 # It installs missing Debian packages (scripts/deps.sh). It builds the
 # daemons into build-bench/ (Release) and the load tools of scripts/bench/
@@ -43,10 +46,11 @@ readonly RT_QUERY=1
 # DirectionRequest -> RouteDirection. Route case a (peer global): the DC
 # sends the requester its Route Direction, 1 round trip. The peer's copy goes out at the same
 # time and, where the triangle inequality holds, arrives before the Tunnel
-# Request. Here, with no delay, it sometimes does not: ntm-dcd sends the
-# requester's copy first, the peer drops the early Tunnel Request, and the
-# initiator retransmits it 250 ms later (unknown_sender_drops counts those
-# repetitions). Route case b (the peer behind NAT): requester to DC
+# Request. Here, with no delay, it sometimes does not. ntm-dcd sends the
+# peer's copy only microseconds before the requester's, so the peer may get
+# the Tunnel Request before it has processed its copy. It then drops the
+# request, and the initiator retransmits it 250 ms later
+# (unknown_sender_drops counts those repetitions). Route case b (the peer behind NAT): requester to DC
 # 0.5, DC to the peer 0.5, because the peer opens the tunnel.
 readonly RT_DIRECTION=1
 # TunnelRequest -> TunnelResponse, node and node. The responder installs
@@ -83,12 +87,52 @@ readonly RT_GAP_DOWN=1
 # so the gap is the time the mover had no usable address.
 readonly RT_GAP_UP=0
 
+# The DLNA stage (scripts/bench/dlna.sh; ssdp-proxy/ssdp_player_ipc.c,
+# dad/dad_ipc.c, dad/dad_proxy.c). The player application's M-SEARCH
+# reaches ntm-ssdpd on the same host, which requests the tunnel to the Agent
+# from its ntm-noded over local IPC: no network trip.
+# Both nodes are behind NAT, so the DC directs route case d, and with a
+# relay server configured it first allocates a relay session: DC to ntm-rsd
+# and back, over their ZeroMQ connection, before either Route Direction.
+readonly RT_RELAY_ALLOCATION=1
+# Tunnel for discovery, seen by the player, which initiates: NtmQuery{fqdn}
+# 1, DirectionRequest -> RouteDirection 1, the relay allocation 1, and the
+# handshake 1 on the punched path. ntm-dcd sends the responder's Route
+# Direction first, and the Agent's PathProbe opens its NAT on arrival, so
+# the Tunnel Request passes that NAT where the triangle inequality holds.
+# Where it does not, the player sends the request again when the probe
+# arrives, 0.5 more. Over the relay instead, the handshake takes 2: player
+# to ntm-rsd to Agent and back.
+readonly RT_DLNA_TUNNEL=4
+# MSearchRequest through the tunnel -> MSearchResponse. ntm-dad sends
+# LocalSsdpSearch to the home ntm-ssdpd, which responds from its cache at
+# once, and nothing waits for the LAN search that it starts alongside. With
+# a cold cache the response lists no server, and only a later search, after
+# that LAN search, finds it.
+readonly RT_DLNA_MSEARCH=1
+# M-SEARCH -> first 200 OK when the first search gets the response: the
+# tunnel, then the search through it.
+readonly RT_DLNA_DISCOVERY=5
+# Tunnel for data transfer: the server VIPs are in the Agent's pool, which
+# its NTM record lists, so the player's node agent sends to them over the
+# tunnel it has: no query, no handshake.
+readonly RT_DLNA_TUNNEL_DATA=0
+# Device information, GET of LOCATION: TCP handshake and request ->
+# response over the tunnel (ntm-dad's proxy accepts through an nftables
+# redirect). The proxy connects to the server only after it read the
+# request, so the home LAN adds its own TCP handshake and request ->
+# response in series.
+readonly RT_DLNA_DEVICE_INFO=2
+readonly RT_DLNA_DEVICE_INFO_LAN=2
+
 # --- The reference -------------------------------------------------------------
 
 readonly MEIJO_SOURCE="the NTMobile remote-DLNA prototype from Meijo University (Shimizu, Suzuki, Naito and Watanabe, IPSJ Journal, 2014)"
 # Table I of that source (prototype on a local network).
 readonly MEIJO_TUNNEL_DISCOVERY_MS=21.96
+readonly MEIJO_DISCOVERY_MS=6.86
 readonly MEIJO_TUNNEL_DATA_MS=10.12
+readonly MEIJO_DEVICE_INFO_MS=8.36
 # Table II: tunnel re-creation after a move, 0.08 s.
 readonly MEIJO_RECREATE_MS=80
 
@@ -96,6 +140,8 @@ readonly MEIJO_RECREATE_MS=80
 
 REPS=5
 IPERF_SECONDS=5
+# Size of the media file of the DLNA stage in MiB.
+MEDIA_MIB=64
 JSON_OUT=$BUILD/bench.json
 DO_BUILD=1
 # Directory that receives the daemon logs and probe output at exit ("" = none).
@@ -121,17 +167,21 @@ readonly SETTLE_SECONDS=0.7
 usage() {
 	cat <<'EOF'
 Usage: scripts/bench.sh [--json FILE] [--reps N] [--iperf-seconds S]
-                        [--keep-logs DIR] [--no-build]
+                        [--media-mib M] [--keep-logs DIR] [--no-build]
 
 Measures tunnel set-up, re-creation after a move with the interruption seen
 by an application, iperf3 throughput next to a bare veth and wireguard-go,
-iperf3 throughput over a punched and a relayed tunnel, and the packet rate
-of the relay server next to a minimal UDP forwarder, in network namespaces.
-Needs root. Takes about 2 minutes after the build.
+iperf3 throughput over a punched and a relayed tunnel, the packet rate of
+the relay server next to a minimal UDP forwarder, and the DLNA chain
+(tunnel, discovery, device information, media throughput through the
+Agent), in network namespaces. Needs root. Takes about 2 minutes after
+the build.
 
   --json FILE         write the results to FILE (default build-bench/bench.json)
   --reps N            repetitions of each timing case, 1 to 50 (default 5)
   --iperf-seconds S   duration of each iperf3 run in seconds, 1 to 60 (default 5)
+  --media-mib M       size of the media file of the DLNA stage in MiB, 1 to 512
+                      (default 64)
   --keep-logs DIR     copy the daemon logs and probe output to DIR at exit
   --no-build          use the binaries in build-bench/ as they are
   -h, --help          print this help
@@ -152,6 +202,10 @@ parse_args() {
 			;;
 		--iperf-seconds)
 			IPERF_SECONDS=$(number_arg --iperf-seconds "${2-}" 60) || exit 1
+			shift 2
+			;;
+		--media-mib)
+			MEDIA_MIB=$(number_arg --media-mib "${2-}" 512) || exit 1
 			shift 2
 			;;
 		--keep-logs)
@@ -218,6 +272,8 @@ main() {
 	measure_relay_throughput
 	echo "bench: forwarding rate, ntm-rsd and udpfwd in turn, $FORWARD_REPS runs of ${FORWARD_SECONDS} s each" >&2
 	measure_forwarding
+	echo "bench: DLNA chain, $REPS repetitions with a fresh player node, then ${MEDIA_MIB} MiB downloads" >&2
+	measure_dlna
 
 	write_json $((SECONDS - started)) || fail "writing $JSON_OUT failed"
 	print_report

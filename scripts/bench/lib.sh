@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Preparation, topology and daemon control for scripts/bench.sh. This file
-# sources measure.sh, relay.sh and report.sh from its directory.
+# sources measure.sh, relay.sh, dlna.sh and report.sh from its directory.
 #
 # Topology (tests/netns/topo.sh; every address is a documentation address):
 #
@@ -13,7 +13,8 @@
 # pub1 and pub2 stand for two public networks: their addresses are reached
 # from the Internet without translation, through routes on dc, a and c.
 # VIPs come from 198.51.100.0/25. wireguard-go uses 198.51.100.128/25.
-# relay.sh adds the relay server and four NATed LANs.
+# relay.sh adds the relay server and four NATed LANs. dlna.sh adds the
+# DLNA Agent and the media server to home, and the player to natp1.
 
 # shellcheck source=tests/netns/topo.sh
 . "$REPO/tests/netns/topo.sh"
@@ -23,6 +24,8 @@
 . "$BENCH_DIR/measure.sh"
 # shellcheck source=scripts/bench/relay.sh
 . "$BENCH_DIR/relay.sh"
+# shellcheck source=scripts/bench/dlna.sh
+. "$BENCH_DIR/dlna.sh"
 # shellcheck source=scripts/bench/report.sh
 . "$BENCH_DIR/report.sh"
 
@@ -97,10 +100,10 @@ ms_of_us() {
 }
 
 bench_build() {
-	echo "bench: building ntm-dcd, ntm-rsd, ntm-noded and ntm-keygen into $BUILD (Release)" >&2
+	echo "bench: building ntm-dcd, ntm-rsd, ntm-noded, ntm-ssdpd, ntm-dad and ntm-keygen into $BUILD (Release)" >&2
 	if cmake -S "$REPO" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >"$WORK/build.log" 2>&1 &&
-		cmake --build "$BUILD" -j2 --target ntm-dcd ntm-rsd ntm-noded ntm-keygen \
-			>>"$WORK/build.log" 2>&1; then
+		cmake --build "$BUILD" -j2 --target ntm-dcd ntm-rsd ntm-noded ntm-ssdpd ntm-dad \
+			ntm-keygen >>"$WORK/build.log" 2>&1; then
 		return 0
 	fi
 	tail -n 30 "$WORK/build.log" >&2
@@ -156,7 +159,8 @@ bench_topology() {
 	topo_default_route m "${M_GATEWAY[pub1]}" || return
 	topo_attach m pub2 - "${M_IF[pub2]}" || return
 	topo_attach m home - "${M_IF[home]}" || return
-	relay_topology
+	relay_topology || return
+	dlna_topology
 }
 
 # Usage: api NS PORT PATH [CURL_ARGS...]: a request to an admin API in NS.

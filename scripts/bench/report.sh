@@ -93,14 +93,87 @@ relay_json() {
 		--argjson forwarder_cpu "$FORWARDER_CPU" --argjson load_cpu "$LOAD_CPU"
 }
 
+# Usage: count_of VALUE ARRAY_ITEMS...: how many ITEMS equal VALUE.
+count_of() {
+	local value=$1 item count=0
+
+	shift
+	for item in "$@"; do
+		[[ $item == "$value" ]] && count=$((count + 1))
+	done
+	echo "$count"
+}
+
+# Usage: dlna_json MEASURED: prints the "dlna" object of the JSON output
+# from the samples in MEASURED (samples_json) and the results of dlna.sh.
+dlna_json() {
+	local failed
+
+	failed=$(printf '%s\n' "${DLNA_FAILED_LOOKUPS[@]}" | jq -Rn '[inputs | select(length > 0)]')
+	jq -n "$JQ_DEFS"'
+		($m.dlna // {}) as $d
+		| {
+		description: "player (natp1, behind a port-preserving NAT) discovers minidlna (home LAN, behind another NAT) through the DLNA Agent: ntm-noded, ntm-ssdpd home and ntm-dad on agent; ntm-noded and ntm-ssdpd player on player, both restarted before each repetition",
+		route_case: $route_case,
+		first_path: {punched: $punched, relayed: $relayed},
+		home_cache_warm: {repetitions: $warm, of: $runs},
+		round_trips: {relay_allocation: $rt.relay_allocation, tunnel_discovery: $rt.tunnel,
+			msearch: $rt.msearch, discovery: $rt.discovery, tunnel_data: $rt.tunnel_data,
+			device_info: $rt.device_info, device_info_lan: $rt.device_info_lan},
+		tunnel_discovery: ($d.tunnel_discovery // {}),
+		discovery: ({msearch_mx_s: $mx, max_searches: $max_searches} + ($d.discovery // {})),
+		tunnel_data: ({reused: (if $d.tunnel_data == null then null
+				else $d.tunnel_data.extra_tunnels.max == 0 end)}
+			| .ms = (if .reused then 0 else null end)
+			| . + ($d.tunnel_data // {})),
+		device_info: ({location: $location} + ($d.device_info // {})),
+		failed_lookups: $failed,
+		throughput: {
+			tool: "curl, to /dev/null, from player over the tunnel to the Agent",
+			media_bytes: $media_bytes, runs_each: $runs_each, unit: "MB/s, 10^6 bytes per second",
+			agent: ({url: $media_url,
+				through: "ntm-dad proxy to minidlna (server VIP, nftables redirect)"}
+				+ ($d.throughput.agent_mb_s // {})),
+			plain: ({url: $plain_url,
+				through: "python3 -m http.server bound to the Agent node VIP"}
+				+ ($d.throughput.plain_mb_s // {})),
+			agent_over_plain: ratio($d.throughput.agent_mb_s.median;
+				$d.throughput.plain_mb_s.median),
+			path_before: (if $path_before == "" then null else $path_before end),
+			path_after: (if $path_after == "" then null else $path_after end)
+		}
+		}' \
+		--argjson m "$1" --argjson route_case "${DLNA_ROUTE_CASE:-null}" \
+		--argjson punched "$(count_of punched "${DLNA_FIRST_PATHS[@]}")" \
+		--argjson relayed "$(count_of relayed "${DLNA_FIRST_PATHS[@]}")" \
+		--argjson warm "$DLNA_WARM_CACHE" --argjson runs "$DLNA_RUNS" \
+		--argjson rt "$(dlna_round_trips_json)" --argjson mx "$MSEARCH_MX" \
+		--argjson max_searches "$MSEARCH_MAX" --arg location "$DLNA_LOCATION" \
+		--argjson failed "$failed" --argjson media_bytes "${DLNA_MEDIA_BYTES:-null}" \
+		--argjson runs_each "$DLNA_DOWNLOAD_RUNS" --arg media_url "$DLNA_MEDIA_URL" \
+		--arg plain_url "http://${VIP[agent]-}:$PLAIN_HTTP_PORT/noise.wav" \
+		--arg path_before "$DLNA_PATH_BEFORE" --arg path_after "$DLNA_PATH_AFTER"
+}
+
+dlna_round_trips_json() {
+	jq -n '{relay_allocation: $alloc, tunnel: $tunnel, msearch: $msearch,
+		discovery: $discovery, tunnel_data: $data, device_info: $info,
+		device_info_lan: $info_lan}' \
+		--argjson alloc "$RT_RELAY_ALLOCATION" --argjson tunnel "$RT_DLNA_TUNNEL" \
+		--argjson msearch "$RT_DLNA_MSEARCH" --argjson discovery "$RT_DLNA_DISCOVERY" \
+		--argjson data "$RT_DLNA_TUNNEL_DATA" --argjson info "$RT_DLNA_DEVICE_INFO" \
+		--argjson info_lan "$RT_DLNA_DEVICE_INFO_LAN"
+}
+
 # Usage: write_json DURATION_S
 write_json() {
-	local measured route_cases throughput relay
+	local measured route_cases throughput relay dlna
 
 	measured=$(samples_json) || return
 	route_cases=$(numbers_json ROUTE_CASE peer_global one_nat) || return
 	throughput=$(numbers_json THROUGHPUT bare ntm wireguard_go) || return
 	relay=$(relay_json "$measured") || return
+	dlna=$(dlna_json "$measured") || return
 	mkdir -p -- "$(dirname -- "$JSON_OUT")" || return
 	jq -n "$JQ_DEFS"'
 		($m.setup // {}) as $setup | ($m.move // {}) as $move
@@ -127,7 +200,20 @@ write_json() {
 			received_pps: "datagrams the receiver in r2 counted, divided by the sending time",
 			socket_drops: "the change of UDP RcvbufErrors in the rs namespace during a run: datagrams dropped because the forwarder socket receive buffer was full, so non-zero means the forwarder was the bottleneck",
 			user_cpu_s: "user CPU time of the forwarder process, all threads, during a run (/proc/PID/stat)",
-			system_cpu_s: "system CPU time of the forwarder process during a run. The kernel work of carrying each datagram on through the namespaces runs largely as softirq, which the kernel accounts to no process"
+			system_cpu_s: "system CPU time of the forwarder process during a run. The kernel work of carrying each datagram on through the namespaces runs largely as softirq, which the kernel accounts to no process",
+			"dlna.tunnel_discovery.setup_ms": "setup_us of the player node /v1/tunnels entry for the Agent: the LocalTunnelRequest of ntm-ssdpd to the tunnel up",
+			"dlna.tunnel_discovery.unknown_sender_drops": "control packets that the Agent node dropped as from an unknown key during the repetition: a Tunnel Request of the player that arrived before the Agent had its Route Direction",
+			"dlna.tunnel_discovery.nat_drops": "new UDP flows from the Internet that home-gw dropped during the repetition: packets of the player that reached the Agent NAT before the Agent PathProbe opened it",
+			"dlna.tunnel_discovery.relay_unbound_drops": "relay data packets that ntm-rsd dropped during the repetition because their side or the other side had not bound the session yet (drops unbound_source + peer_unbound)",
+			"dlna.tunnel_discovery.log_ms": "the player application sends its first M-SEARCH (T_trigger) to the player node log line tunnel up (1 ms resolution, truncated)",
+			"dlna.discovery.msearch_ms": "the M-SEARCH that got the first 200 OK response, from its sending to the receipt of that response by the application; the first M-SEARCH unless retries > 0",
+			"dlna.discovery.first_search_ms": "the first M-SEARCH sent to the first 200 OK",
+			"dlna.discovery.after_tunnel_ms": "the player node log line tunnel up to the first 200 OK: the search through the tunnel alone",
+			"dlna.discovery.retries": "M-SEARCHes without a 200 OK response within MX + 0.2 s, sent before the one that got it",
+			"dlna.tunnel_data.extra_tunnels": "tunnels besides the one to the Agent in the player node /v1/tunnels after the description GET, failed look-ups not counted",
+			"dlna.device_info.total_ms": "curl time_total of GET LOCATION through the server VIP: full description received",
+			"dlna.device_info.connect_ms": "curl time_connect of that GET: the TCP handshake with the Agent over the tunnel",
+			"dlna.throughput": "media bytes divided by curl time_total, in MB/s (10^6 bytes per second)"
 		},
 		setup: {
 			peer_global: ({
@@ -163,30 +249,37 @@ write_json() {
 			ntm_over_wireguard_go: ratio($tp.ntm; $tp.wireguard_go)
 		},
 		relay: $relay,
+		dlna: $dlna,
 		reference: {
 			source: $source,
 			tunnel_establishment_device_discovery_ms: $ref_discovery,
+			device_discovery_ms: $ref_device_discovery,
 			tunnel_establishment_data_transfer_ms: $ref_data,
+			acquisition_device_information_ms: $ref_device_info,
 			tunnel_recreation_ms: $ref_recreate
 		}
 		}
 		| .comparison = [
-			{ours: "tunnel set-up, one NAT, T_trigger -> T_delivered",
-			 ours_ms: .setup.one_nat.delivered_ms.median,
+			{ours: "DLNA: tunnel for discovery, setup_us of the player",
+			 ours_ms: .dlna.tunnel_discovery.setup_ms.median,
 			 reference: "tunnel establishment for device discovery (Table I)",
 			 reference_ms: $ref_discovery},
-			{ours: "tunnel set-up, one NAT, T_trigger -> T_delivered",
-			 ours_ms: .setup.one_nat.delivered_ms.median,
+			{ours: "DLNA: discovery, M-SEARCH -> first 200 OK",
+			 ours_ms: .dlna.discovery.msearch_ms.median,
+			 reference: "device discovery (Table I)",
+			 reference_ms: $ref_device_discovery},
+			{ours: "DLNA: discovery, tunnel up -> first 200 OK",
+			 ours_ms: .dlna.discovery.after_tunnel_ms.median,
+			 reference: "device discovery (Table I)",
+			 reference_ms: $ref_device_discovery},
+			{ours: "DLNA: tunnel for data transfer, reused",
+			 ours_ms: .dlna.tunnel_data.ms,
 			 reference: "tunnel establishment for data transfer (Table I)",
 			 reference_ms: $ref_data},
-			{ours: "tunnel set-up, peer global, T_trigger -> T_delivered",
-			 ours_ms: .setup.peer_global.delivered_ms.median,
-			 reference: "tunnel establishment for device discovery (Table I)",
-			 reference_ms: $ref_discovery},
-			{ours: "tunnel set-up, peer global, T_trigger -> T_delivered",
-			 ours_ms: .setup.peer_global.delivered_ms.median,
-			 reference: "tunnel establishment for data transfer (Table I)",
-			 reference_ms: $ref_data},
+			{ours: "DLNA: device information, GET of LOCATION",
+			 ours_ms: .dlna.device_info.total_ms.median,
+			 reference: "acquisition of device information (Table I)",
+			 reference_ms: $ref_device_info},
 			{ours: "re-creation, NAT to public, T_move -> T_recreated",
 			 ours_ms: .move.nat_to_public.recreate_node_ms.median,
 			 reference: "tunnel re-creation after a move (Table II)",
@@ -197,7 +290,7 @@ write_json() {
 			 reference_ms: $ref_recreate}
 		] | .comparison |= map(.ratio = ratio(.ours_ms; .reference_ms))' \
 		--argjson m "$measured" --argjson rc "$route_cases" --argjson tp "$throughput" \
-		--argjson relay "$relay" \
+		--argjson relay "$relay" --argjson dlna "$dlna" \
 		--arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --argjson nproc "$(nproc)" \
 		--arg kernel "$(uname -r)" --argjson load "$LOAD_AVERAGE" \
 		--arg cpu "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" \
@@ -207,6 +300,8 @@ write_json() {
 		--argjson rt "$(round_trips_json)" \
 		--arg source "$MEIJO_SOURCE" --argjson ref_discovery "$MEIJO_TUNNEL_DISCOVERY_MS" \
 		--argjson ref_data "$MEIJO_TUNNEL_DATA_MS" --argjson ref_recreate "$MEIJO_RECREATE_MS" \
+		--argjson ref_device_discovery "$MEIJO_DISCOVERY_MS" \
+		--argjson ref_device_info "$MEIJO_DEVICE_INFO_MS" \
 		>"$JSON_OUT"
 }
 
@@ -301,7 +396,13 @@ print_round_trips() {
 		"tunnel handshake" "TunnelRequest -> TunnelResponse" "$RT_HANDSHAKE node-node" \
 		"first packet" "queued packet to the peer" "$RT_FIRST_PACKET node-node" \
 		"re-creation after a move" "TunnelRequest -> TunnelResponse, to the peer" \
-		"$RT_RECREATE node-node"
+		"$RT_RECREATE node-node" \
+		"DLNA: relay allocation" "DC -> ntm-rsd allocation -> DC, route case d" \
+		"$RT_RELAY_ALLOCATION DC-RS" \
+		"DLNA: search via the Agent" "MSearchRequest -> MSearchResponse" \
+		"$RT_DLNA_MSEARCH node-node (+0: Agent's cache)" \
+		"DLNA: device information" "TCP handshake, GET -> 200 OK, over the tunnel" \
+		"$RT_DLNA_DEVICE_INFO node-node + $RT_DLNA_DEVICE_INFO_LAN Agent-server on the LAN"
 }
 
 print_throughput() {
@@ -378,6 +479,99 @@ print_forwarding() {
 	printf '    udpfwd  %s\n' "$(forward_detail udpfwd)"
 }
 
+# Usage: dlna_row LABEL PATH ROUND_TRIPS REFERENCE_MS
+dlna_row() {
+	local values
+
+	printf -v values '%9s %9s %9s' "$(jget_ms "$2.median")" "$(jget_ms "$2.min")" \
+		"$(jget_ms "$2.max")"
+	printf '    %-40s %s %12s %9s\n' "$1" "$values" "$3" "$4"
+}
+
+print_dlna_steps() {
+	local path=.dlna
+
+	printf '%-44s %9s %9s %9s %12s %9s\n' "DLNA, the steps of Table I" median min max \
+		"round trips" prototype
+	printf '  player (behind NAT) -> Agent (home, behind NAT) -> minidlna, route case %s;\n' \
+		"$(jget "$path.route_case")"
+	echo "  fresh ntm-noded and ntm-ssdpd on the player before each repetition"
+	echo "  1 tunnel for discovery"
+	dlna_row "setup_us of the player (to tunnel up)" "$path.tunnel_discovery.setup_ms" \
+		"$RT_DLNA_TUNNEL" "$MEIJO_TUNNEL_DISCOVERY_MS"
+	dlna_row "M-SEARCH -> \"tunnel up\" (log)" "$path.tunnel_discovery.log_ms" \
+		"$RT_DLNA_TUNNEL" ""
+	echo "    Tunnel Request copies lost (repetitions with a loss):"
+	count_row "  dropped by the Agent, unknown key" "$path.tunnel_discovery.unknown_sender_drops"
+	count_row "  dropped at the Agent's NAT" "$path.tunnel_discovery.nat_drops"
+	count_row "  dropped by ntm-rsd, side unbound" "$path.tunnel_discovery.relay_unbound_drops"
+	echo "  2 discovery"
+	dlna_row "M-SEARCH -> first 200 OK" "$path.discovery.msearch_ms" "$RT_DLNA_DISCOVERY" \
+		"$MEIJO_DISCOVERY_MS"
+	dlna_row "\"tunnel up\" (log) -> first 200 OK" "$path.discovery.after_tunnel_ms" \
+		"$RT_DLNA_MSEARCH" ""
+	count_row "M-SEARCHes without a response first" "$path.discovery.retries"
+	echo "  3 tunnel for data transfer"
+	# Not a measured time: 0 when no repetition needed a second tunnel.
+	printf '    %-40s %9s %9s %9s %12s %9s\n' "tunnel reused, no set-up" \
+		"$(jget_ms "$path.tunnel_data.ms")" "" "" "$RT_DLNA_TUNNEL_DATA" "$MEIJO_TUNNEL_DATA_MS"
+	count_row "a second tunnel after the GET" "$path.tunnel_data.extra_tunnels"
+	echo "  4 device information"
+	dlna_row "GET of LOCATION, full response" "$path.device_info.total_ms" \
+		"$RT_DLNA_DEVICE_INFO+$RT_DLNA_DEVICE_INFO_LAN LAN" "$MEIJO_DEVICE_INFO_MS"
+	dlna_row "TCP connect to the server VIP" "$path.device_info.connect_ms" 1 ""
+}
+
+print_dlna_notes() {
+	local path=.dlna
+
+	printf "  the tunnel came up first over the punched path in %s, the relay in %s, of %s\n" \
+		"$(jget "$path.first_path.punched")" "$(jget "$path.first_path.relayed")" \
+		"$(jget "$path.home_cache_warm.of")"
+	printf "  the Agent's cache contained the server before the search in %s of %s\n" \
+		"$(jget "$path.home_cache_warm.repetitions")" "$(jget "$path.home_cache_warm.of")"
+	echo "  (warm: no LAN search on the path); the round trips of 1 and 2 include the"
+	echo "  relay allocation, DC to ntm-rsd and back (1)"
+	if [[ $(jq '.dlna.failed_lookups | length' "$JSON_OUT") -gt 0 ]]; then
+		printf "  failed look-ups in the player's /v1/tunnels (no tunnel): %s\n" \
+			"$(jq -r '.dlna.failed_lookups | join(", ")' "$JSON_OUT")"
+	fi
+}
+
+# Usage: jget_mb_s FILTER: a rate in MB/s with 1 decimal, or "n/a".
+jget_mb_s() {
+	local value
+
+	value=$(jget "$1")
+	if [[ $value == n/a ]]; then
+		echo "$value"
+	else
+		LC_ALL=C printf '%.1f\n' "$value"
+	fi
+}
+
+print_dlna() {
+	print_dlna_steps
+	print_dlna_notes
+}
+
+print_dlna_throughput() {
+	local path=.dlna.throughput
+
+	printf 'Media through the Agent: curl, %s bytes (%s MiB WAV), %s downloads each, MB/s\n' \
+		"$(jget "$path.media_bytes")" "$MEDIA_MIB" "$(jget "$path.runs_each")"
+	printf '  %-50s %9s %9s %9s\n' "" median min max
+	printf '  %-50s %9s %9s %9s\n' "through ntm-dad to minidlna (server VIP)" \
+		"$(jget_mb_s "$path.agent.median")" "$(jget_mb_s "$path.agent.min")" \
+		"$(jget_mb_s "$path.agent.max")" \
+		"plain HTTP server on the Agent node's VIP" \
+		"$(jget_mb_s "$path.plain.median")" "$(jget_mb_s "$path.plain.min")" \
+		"$(jget_mb_s "$path.plain.max")"
+	printf '  %-50s %9s\n' "agent/plain" "$(jget_ms "$path.agent_over_plain")"
+	printf '  tunnel path: %s before, %s after\n' "$(jget "$path.path_before")" \
+		"$(jget "$path.path_after")"
+}
+
 print_comparison() {
 	local i count
 
@@ -392,6 +586,8 @@ print_comparison() {
 	done
 	echo "  ratio = ours / the prototype's. The prototype's testbed was a local network with"
 	echo "  small but real round-trip times; ours has none (see the round trips above)."
+	echo "  The prototype's device discovery starts after its tunnel is up; our M-SEARCH ->"
+	echo "  first 200 OK includes the tunnel set-up, tunnel up -> first 200 OK does not."
 }
 
 print_header() {
@@ -428,7 +624,8 @@ print_report() {
 	local section
 
 	for section in print_header print_setups print_moves print_round_trips print_throughput \
-		print_relay_throughput print_forwarding print_comparison; do
+		print_relay_throughput print_forwarding print_dlna print_dlna_throughput \
+		print_comparison; do
 		"$section"
 		echo
 	done
