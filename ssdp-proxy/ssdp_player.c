@@ -136,6 +136,21 @@ static void schedule_notify(struct ssdp_entry *e, uint64_t now_ms)
 	e->next_notify_ms = now_ms + (uint64_t)e->max_age_s * 1000 / 3;
 }
 
+/* True when the entry's server announces itself directly on this host's LAN. */
+static bool heard_directly(const struct ssdp_player *p, const struct ssdp_entry *e,
+			   uint64_t now_ms)
+{
+	char udn[SSDP_UDN_MAX];
+
+	if (ssdp_usn_udn(e->usn, udn, sizeof(udn)) < 0)
+		return false;
+	for (size_t i = 0; i < p->n_direct; i++) {
+		if (p->direct[i].until_ms > now_ms && strcmp(p->direct[i].udn, udn) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* Answers app from the cache; returns the number of answers sent. */
 static size_t answer_from_cache(struct ssdpd *d, const struct ntm_endpoint *app, const char *st)
 {
@@ -144,7 +159,7 @@ static size_t answer_from_cache(struct ssdpd *d, const struct ntm_endpoint *app,
 	for (size_t i = 0; i < d->cache.n; i++) {
 		const struct ssdp_entry *e = d->cache.entries[i];
 
-		if (!ssdp_st_matches(st, e->target))
+		if (!ssdp_st_matches(st, e->target) || heard_directly(d->player, e, ntm_now_ms()))
 			continue;
 		send_answer(d, app, st, e);
 		sent++;
@@ -239,6 +254,64 @@ static bool is_group(const struct ntm_ip *ip)
 	return ntm_ip_equal(ip, &group.ip);
 }
 
+/* True for this daemon's own NOTIFYs, which loop back from a server's VIP. */
+static bool from_vip(const struct ssdpd *d, const struct ntm_endpoint *src)
+{
+	for (size_t i = 0; i < d->cache.n; i++) {
+		if (ntm_ip_equal(&d->cache.entries[i]->source.ip, &src->ip))
+			return true;
+	}
+	return false;
+}
+
+/* Withdraws the VIP copies of a server: byebye once, then silence while the
+ * server announces itself directly. */
+static void withdraw_copies(struct ssdpd *d, const char *udn, uint64_t now_ms)
+{
+	char entry_udn[SSDP_UDN_MAX];
+
+	for (size_t i = 0; i < d->cache.n; i++) {
+		struct ssdp_entry *e = d->cache.entries[i];
+
+		if (ssdp_usn_udn(e->usn, entry_udn, sizeof(entry_udn)) == 0 &&
+		    strcmp(entry_udn, udn) == 0)
+			send_notify(d, e, false);
+	}
+}
+
+/* A server on a LAN of this host says ssdp:alive: remember its UDN for its
+ * max-age (UPnP Device Architecture 2.0, 1.2.2). */
+static void note_direct(struct ssdpd *d, const struct ssdp_msg *m)
+{
+	struct ssdp_player *p = d->player;
+	char udn[SSDP_UDN_MAX];
+	uint32_t max_age = 1800;
+	uint64_t now = ntm_now_ms();
+	size_t i;
+
+	if (ssdp_msg_nts(m) != SSDP_NTS_ALIVE || !ssdp_msg_usn(m) ||
+	    ssdp_usn_udn(ssdp_msg_usn(m), udn, sizeof(udn)) < 0)
+		return;
+	ssdp_msg_max_age(m, &max_age);
+	for (i = 0; i < p->n_direct; i++) {
+		if (strcmp(p->direct[i].udn, udn) == 0 || p->direct[i].until_ms <= now)
+			break;
+	}
+	if (i == p->n_direct) {
+		if (p->n_direct == PLAYER_MAX_DIRECT)
+			return;
+		p->n_direct++;
+	}
+	bool known = strcmp(p->direct[i].udn, udn) == 0 && p->direct[i].until_ms > now;
+
+	snprintf(p->direct[i].udn, sizeof(p->direct[i].udn), "%s", udn);
+	p->direct[i].until_ms = now + (uint64_t)max_age * 1000;
+	if (!known) {
+		log_info("server %s: heard on this host's LAN; its VIP copy is withdrawn", udn);
+		withdraw_copies(d, udn, now);
+	}
+}
+
 static void handle_datagram(struct ssdpd *d, const uint8_t *buf, size_t len,
 			    const struct ntm_endpoint *src, const struct ntm_ip *dst)
 {
@@ -250,8 +323,12 @@ static void handle_datagram(struct ssdpd *d, const uint8_t *buf, size_t len,
 		ssdpd_log_drop(d, src, ssdp_status_str(st));
 		return;
 	}
-	/* NOTIFYs (our own among them) and unicast searches aimed at another
-	 * program sharing the port are not for the proxy. */
+	if (m.kind == SSDP_KIND_NOTIFY && !ssdpd_is_local(d, &src->ip) && !from_vip(d, src)) {
+		note_direct(d, &m);
+		return;
+	}
+	/* Our own NOTIFYs and unicast searches aimed at another program
+	 * sharing the port are not for the proxy. */
 	if (m.kind != SSDP_KIND_MSEARCH || !is_group(dst))
 		return;
 	/* Privacy: only applications on this host learn of the remote servers. */
@@ -436,7 +513,7 @@ static void refresh_entries(struct ssdpd *d, uint64_t now_ms)
 			removed = true;
 			continue;
 		}
-		if (e->next_notify_ms <= now_ms) {
+		if (e->next_notify_ms <= now_ms && !heard_directly(d->player, e, now_ms)) {
 			send_notify(d, e, true);
 			schedule_notify(e, now_ms);
 		}

@@ -38,6 +38,11 @@ struct player_pending {
 	uint64_t deadline_ms;    /* MX seconds after it arrived */
 };
 
+#define PLAYER_MAX_DIRECT 32
+#ifndef SSDP_UDN_MAX
+#define SSDP_UDN_MAX 128
+#endif
+
 struct player_vip_socket {
 	struct ntm_ip vip;
 	int fd;
@@ -68,6 +73,15 @@ struct ssdp_player {
 	size_t n_vip_sockets;
 	unsigned joined[SSDPD_MAX_LOCAL_ADDRS];   /* ifindexes with membership */
 	size_t n_joined;
+
+	/* Servers this host hears announce themselves on a LAN it is on (the
+	 * player came home): their VIP copies are withdrawn, so an application
+	 * sees each server once, at its real address. */
+	struct player_direct {
+		char udn[SSDP_UDN_MAX];
+		uint64_t until_ms;           /* monotonic: the announcement's max-age */
+	} direct[PLAYER_MAX_DIRECT];
+	size_t n_direct;
 };
 
 /* ssdp_player_ipc.c */
