@@ -90,6 +90,26 @@ static void health(json_t *h, void *arg)
 	json_object_set_new(h, "cache_entries", json_integer((json_int_t)d->cache.n));
 }
 
+/* Prometheus metrics: the cache size, every event counter labelled by its
+ * name, and drops by reason. */
+static void metrics(struct ntm_metrics *m, void *arg)
+{
+	struct ssdpd *d = arg;
+
+	ntm_metrics_gauge(m, "ntm_ssdpd_cache_entries", "Servers in the cache",
+			  (double)d->cache.n);
+	ntm_metrics_family(m, "ntm_ssdpd_events_total", NTM_METRIC_COUNTER,
+			   "SSDP and IPC events by kind");
+	for (int i = 0; i < SSDPD_COUNTER_COUNT; i++)
+		ntm_metrics_sample(m, "ntm_ssdpd_events_total", (double)d->counters[i], "event",
+				   ssdpd_counter_str(i), NULL);
+	ntm_metrics_family(m, "ntm_ssdpd_dropped_total", NTM_METRIC_COUNTER,
+			   "Datagrams and messages dropped, by reason");
+	for (int i = 0; i < SSDPD_DROP_COUNT; i++)
+		ntm_metrics_sample(m, "ntm_ssdpd_dropped_total", (double)d->drops[i], "reason",
+				   ssdpd_drop_str(i), NULL);
+}
+
 int ssdp_admin_start(struct ssdpd *d, char *err, size_t err_size)
 {
 	struct ntm_admin_config ac = {
@@ -102,6 +122,7 @@ int ssdp_admin_start(struct ssdpd *d, char *err, size_t err_size)
 	if (!d->admin)
 		return -1;
 	ntm_admin_set_health(d->admin, health, d);
+	ntm_admin_set_metrics(d->admin, metrics, d);
 	if (ntm_admin_route(d->admin, "GET", "/v1/cache", get_cache, d) < 0 ||
 	    ntm_admin_route(d->admin, "GET", "/v1/status", get_status, d) < 0) {
 		snprintf(err, err_size, "admin API: cannot register the routes");

@@ -246,8 +246,15 @@ dad_metrics_ok() {
 		grep -q '^ntm_dad_proxied_requests_total [1-9]' "$WORK/dad.metrics" &&
 		promtool check metrics <"$WORK/dad.metrics"
 }
+ssdpd_metrics_ok() {
+	sys_admin "$1" 47884 GET /metrics >"$WORK/ssdpd-$1.metrics" &&
+		grep -q '^ntm_ssdpd_cache_entries [1-9]' "$WORK/ssdpd-$1.metrics" &&
+		promtool check metrics <"$WORK/ssdpd-$1.metrics"
+}
 if command -v promtool >/dev/null; then
 	check "ntm-dad's /metrics counts requests and passes promtool" dad_metrics_ok
+	check "ntm-ssdpd's /metrics (home) passes promtool" ssdpd_metrics_ok agent
+	check "ntm-ssdpd's /metrics (player) passes promtool" ssdpd_metrics_ok player
 fi
 check "daemons stop cleanly on SIGTERM" sys_stop_daemons
 check "no sanitizer reports in daemon logs" sys_no_sanitizer_reports
