@@ -45,6 +45,7 @@ struct dad_server {
 	struct ntm_ip real;
 	struct ntm_ip vip;
 	char location[512];                /* LOCATION as the server sent it */
+	char friendly_name[128];           /* from its device description, "" until read */
 	uint64_t last_seen_ms;             /* Unix ms */
 	bool gone;                         /* sent ssdp:byebye or expired */
 };

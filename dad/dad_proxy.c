@@ -119,6 +119,7 @@ struct dad_conn {
 	bool linger;                   /* drain the player before closing */
 	bool player_failed;            /* the last error came from the player's side */
 	uint64_t gena_id;              /* pending GENA subscription, 0 for none */
+	uint64_t started_wall_ms;      /* Unix ms when the connection was handed over */
 	uint64_t counted_to_player;
 	uint64_t counted_to_server;
 	char name[CONN_NAME_MAX];      /* "198.51.100.9:40000 -> 198.51.100.3:8200" */
@@ -1158,6 +1159,17 @@ static void conn_link(struct dad_proxy *proxy, struct dad_conn *c)
 		proxy->conns->prev = c;
 	proxy->conns = c;
 	proxy->active++;
+	c->started_wall_ms = ntm_wall_ms();
+}
+
+void dad_proxy_each_stream(struct dad_proxy *proxy, dad_proxy_stream_cb cb, void *arg)
+{
+	pthread_mutex_lock(&proxy->lock);
+	for (const struct dad_conn *c = proxy->conns; c; c = c->next) {
+		if (!c->memory)
+			cb(c->name, c->started_wall_ms, arg);
+	}
+	pthread_mutex_unlock(&proxy->lock);
 }
 
 /* Closes both sockets and frees c. */

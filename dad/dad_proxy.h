@@ -110,6 +110,12 @@ int dad_proxy_handle(struct dad_proxy *proxy, int fd, const struct sockaddr_in *
 
 void dad_proxy_get_stats(struct dad_proxy *proxy, struct dad_proxy_stats *out);
 
+/* Called for each open proxied connection: its name ("PLAYER:PORT ->
+ * VIP:PORT") and when it started (Unix ms). Runs under the proxy's lock:
+ * copy what you need and return; never call into the proxy. */
+typedef void (*dad_proxy_stream_cb)(const char *name, uint64_t started_ms, void *arg);
+void dad_proxy_each_stream(struct dad_proxy *proxy, dad_proxy_stream_cb cb, void *arg);
+
 /* Shuts down every connection, waits for their threads and frees the proxy.
  * The gena passed to dad_proxy_new must outlive this call. NULL is allowed. */
 void dad_proxy_free(struct dad_proxy *proxy);

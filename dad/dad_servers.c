@@ -5,6 +5,9 @@
  * appended). The table is saved as JSON, so VIPs survive restarts.
  */
 #include <errno.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -166,12 +169,116 @@ static int map_locked(struct dad_servers *s, const char *udn, const struct ntm_i
 	return 0;
 }
 
+/* ---- friendly names, read from the device descriptions ---- */
+
+#define DESC_MAX (64 * 1024)
+#define DESC_TIMEOUT_S 3
+
+struct name_job {
+	struct dad_servers *s;
+	struct ntm_ip vip;
+	char location[512];
+};
+
+/* Fetches url (http://IPv4:PORT/path) with HTTP/1.0 into buf; returns the
+ * number of bytes read, or -1. */
+static ssize_t fetch(const char *url, char *buf, size_t size)
+{
+	char host[INET_ADDRSTRLEN + 8], req[700];
+	const char *p = strncmp(url, "http://", 7) == 0 ? url + 7 : NULL;
+	const char *path;
+	struct ntm_endpoint ep;
+	struct sockaddr_storage ss;
+	struct timeval tv = { .tv_sec = DESC_TIMEOUT_S };
+	size_t n = 0;
+
+	if (!p || !(path = strchr(p, '/')) || (size_t)(path - p) >= sizeof(host))
+		return -1;
+	snprintf(host, sizeof(host), "%.*s", (int)(path - p), p);
+	if (ntm_endpoint_parse(&ep, host, 80) < 0)
+		return -1;
+
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	socklen_t sl = ntm_endpoint_to_sockaddr(&ep, &ss);
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	int len = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n", path, host);
+	if (connect(fd, (struct sockaddr *)&ss, sl) < 0 || len <= 0 || len >= (int)sizeof(req) ||
+	    write(fd, req, (size_t)len) != len) {
+		close(fd);
+		return -1;
+	}
+	for (ssize_t r; n + 1 < size && (r = read(fd, buf + n, size - 1 - n)) > 0;)
+		n += (size_t)r;
+	close(fd);
+	buf[n] = '\0';
+	return (ssize_t)n;
+}
+
+static void *read_name(void *arg)
+{
+	struct name_job *job = arg;
+	static const char open_tag[] = "<friendlyName>", close_tag[] = "</friendlyName>";
+	char *buf = malloc(DESC_MAX);
+	const char *a, *b;
+
+	if (buf && fetch(job->location, buf, DESC_MAX) > 0 && (a = strstr(buf, open_tag)) &&
+	    (b = strstr(a, close_tag))) {
+		a += sizeof(open_tag) - 1;
+		pthread_mutex_lock(&job->s->lock);
+		for (size_t i = 0; i < job->s->n; i++) {
+			struct dad_server *e = &job->s->list[i];
+
+			/* NOTE: XML entities in the name are kept as they are. */
+			if (ntm_ip_equal(&e->vip, &job->vip))
+				snprintf(e->friendly_name, sizeof(e->friendly_name), "%.*s",
+					 (int)(b - a), a);
+		}
+		pthread_mutex_unlock(&job->s->lock);
+	}
+	free(buf);
+	free(job);
+	return NULL;
+}
+
+/* Reads the server's friendly name on a thread of its own, so a slow
+ * server never holds up the event loop.
+ * NOTE: the thread is detached; one still reading when ntm-dad stops is
+ * ended with the process. */
+static void start_name_read(struct dad_servers *s, const struct ntm_ip *vip, const char *location)
+{
+	struct name_job *job = calloc(1, sizeof(*job));
+	pthread_t t;
+
+	if (!job)
+		return;
+	job->s = s;
+	job->vip = *vip;
+	snprintf(job->location, sizeof(job->location), "%s", location);
+	if (pthread_create(&t, NULL, read_name, job) != 0) {
+		free(job);
+		return;
+	}
+	pthread_detach(t);
+}
+
 int dad_servers_map(struct dad_servers *s, const char *udn, const struct ntm_ip *real,
 		    const char *location, struct ntm_ip *vip)
 {
 	pthread_mutex_lock(&s->lock);
+	bool had_name = false;
+
+	for (size_t i = 0; i < s->n; i++) {
+		if (strcmp(s->list[i].udn, udn) == 0 && strcmp(s->list[i].location, location) == 0)
+			had_name = s->list[i].friendly_name[0] != '\0';
+	}
 	int rc = map_locked(s, udn, real, location, vip);
 	pthread_mutex_unlock(&s->lock);
+	if (rc == 0 && !had_name)
+		start_name_read(s, vip, location);
 	return rc;
 }
 

@@ -209,8 +209,9 @@ static unsigned get_servers(const struct ntm_admin_request *req, json_t **resp, 
 	for (size_t i = 0; i < dad->servers.n; i++) {
 		const struct dad_server *s = &dad->servers.list[i];
 
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:I, s:b}", "udn",
-						     s->udn, "real_address",
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:b}", "udn",
+						     s->udn, "friendly_name", s->friendly_name,
+						     "real_address",
 						     ntm_ip_str(&s->real, real, sizeof(real)), "vip",
 						     ntm_ip_str(&s->vip, vip, sizeof(vip)), "location",
 						     s->location, "last_seen_ms",
@@ -289,6 +290,22 @@ static void metrics(struct ntm_metrics *m, void *arg)
 			    dad->refused_nodes + dad->refused_connections);
 }
 
+static void stream_json(const char *name, uint64_t started_ms, void *arg)
+{
+	json_array_append_new(arg, json_pack("{s:s, s:I}", "connection", name, "started_ms",
+					     (json_int_t)started_ms));
+}
+
+static unsigned get_streams(const struct ntm_admin_request *req, json_t **resp, void *arg)
+{
+	struct dad *dad = arg;
+	json_t *arr = json_array();
+
+	dad_proxy_each_stream(dad->proxy, stream_json, arr);
+	*resp = json_pack("{s:o}", "streams", arr);
+	return 200;
+}
+
 static int start_admin(struct dad *dad, char *err, size_t err_size)
 {
 	struct ntm_admin_config ac = {
@@ -303,7 +320,8 @@ static int start_admin(struct dad *dad, char *err, size_t err_size)
 	ntm_admin_set_metrics(dad->admin, metrics, dad);
 	if (ntm_admin_route(dad->admin, "GET", "/v1/servers", get_servers, dad) < 0 ||
 	    ntm_admin_route(dad->admin, "GET", "/v1/players", get_players, dad) < 0 ||
-	    ntm_admin_route(dad->admin, "GET", "/v1/proxy", get_proxy, dad) < 0) {
+	    ntm_admin_route(dad->admin, "GET", "/v1/proxy", get_proxy, dad) < 0 ||
+	    ntm_admin_route(dad->admin, "GET", "/v1/streams", get_streams, dad) < 0) {
 		snprintf(err, err_size, "admin API: cannot register the routes");
 		return -1;
 	}

@@ -221,6 +221,10 @@ topo_bg player "$WORK/curl-big.log" curl -sf --max-time 60 --limit-rate 4M \
 	-o "$WORK/big.got" "${BIG_URL:-http://$VIP:8200/none}"
 CURL_PID=$TOPO_BG_PID
 sleep 1.5
+stream_listed() {
+	[[ $(sys_admin agent 47883 GET /v1/streams | jq '.streams | length') -ge 1 ]]
+}
+check "the Agent lists the open stream" stream_listed
 topo_move player eth0 cafe 192.0.2.130/26 "$CAFE_GW"
 check "the download continues across the move" sys_wait_pid "$CURL_PID" 60
 check "the download is byte-identical" cmp -s "$WORK/big.got" "$WORK/media/Music/big.wav"
@@ -241,6 +245,9 @@ check "$name: discovery finds no server" bash -c "! grep -q '198\.51\.100' '$WOR
 check "$name: a request to the server's VIP is refused" bash -c "
 	! ip netns exec $(topo_ns intruder) curl -sf --max-time 5 -o /dev/null '$LOCATION'"
 sys_admin agent 47883 GET /v1/servers | jq -c '.servers[]' | sed 's/^/# /'
+check "the Agent lists the server's friendly name" bash -c \
+	"[[ \$(ip netns exec $(topo_ns agent) curl -sf -H 'Authorization: Bearer $(cat "$WORK/admin.token")' \
+	http://127.0.0.1:47883/v1/servers | jq -r '.servers[0].friendly_name') == 'home media' ]]"
 dad_metrics_ok() {
 	sys_admin agent 47883 GET /metrics >"$WORK/dad.metrics" &&
 		grep -q '^ntm_dad_proxied_requests_total [1-9]' "$WORK/dad.metrics" &&
