@@ -20,8 +20,9 @@
 #define DC_RD_FIRST_RETRY_MS 250
 #define DC_RD_MAX_SENDS 6
 
-/* Hole punching: probes start 200 ms after receipt so the two nodes, told
- * within a round trip of each other, overlap; 40 probes 50 ms apart. */
+/* Hole punching: probes start 200 ms after receipt, so the probes of the two
+ * nodes, directed within a round trip of each other, overlap. 40 probes are
+ * sent 50 ms apart. */
 #define DC_PUNCH_START_MS 200
 #define DC_PUNCH_INTERVAL_MS 50
 #define DC_PUNCH_COUNT 40
@@ -420,8 +421,8 @@ void dc_handle_direction_request(struct dc *dc, struct dc_session *s, uint64_t r
 	memset(&ctx, 0, sizeof(ctx));
 	bool found = find_peer(dc, req->peer_key.data, &ctx.peer, ctx.domain, sizeof(ctx.domain),
 			       &local);
-	/* An error answer is not remembered: a retransmitted request whose
-	 * error was lost gets it again. */
+	/* A request that failed is not remembered, so a retransmission whose
+	 * Error was lost gets the Error again. */
 	if (!check_peer(dc, s, request_id, &ctx.peer, found))
 		return;
 	remember_request(s, request_id);

@@ -12,8 +12,9 @@
 #include "dc.h"
 #include "relay.pb-c.h"
 
-/* Result of an allocation: session is the RS's answer (its credential is the
- * session secret, never sent to a node as is), or NULL on failure. */
+/* Result of an allocation: session is the RS's RelayAllocated session (its
+ * credential is the session secret, never sent to a node as is), or NULL on
+ * failure. */
 typedef void (*dc_relay_cb)(struct dc *dc, const Ntm__RelayDirection *session, void *arg);
 
 int dc_relay_start(struct dc *dc, char *err, size_t err_size);
@@ -22,8 +23,9 @@ void dc_relay_stop(struct dc *dc);
 /* True when at least one RS answered recently. */
 bool dc_relay_available(struct dc *dc);
 
-/* Asks an RS for a session between nodes a and b; cb runs exactly once,
- * within 1 s. Returns 0 or -errno (cb is then not called). */
+/* Asks an RS for a session between nodes a and b. cb runs exactly once,
+ * within about 1.1 s (a 1 s timeout checked every 100 ms). Returns 0 or
+ * -errno, and then cb is not called. */
 int dc_relay_allocate(struct dc *dc, const uint8_t a[NTM_KEY_LEN], const uint8_t b[NTM_KEY_LEN],
 		      dc_relay_cb cb, void *arg);
 

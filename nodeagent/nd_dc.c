@@ -133,7 +133,7 @@ static void requests_tick(struct nd *nd, uint64_t now)
 			continue;
 		}
 		*link = r->next;
-		log_info("DC %s: no answer to a request after %u sends",
+		log_info("DC %s: no response to a request after %u sends",
 			 ntm_endpoint_str(&nd->cfg.dc, (char[NTM_ENDPOINT_STRLEN]){ 0 },
 					  NTM_ENDPOINT_STRLEN), r->sends);
 		r->cb(nd, NULL, r->arg);
@@ -200,7 +200,7 @@ void nd_dc_tick(struct nd *nd)
 	if (nd->reg != ND_REG_DONE)
 		return;
 	if (now - nd->last_dc_reply_ms > ND_DC_SILENT_INTERVALS * nd->keepalive_interval_ms) {
-		log_info("DC %s: no answer for %llu ms; registering again",
+		log_info("DC %s: no response for %llu ms; registering again",
 			 ntm_endpoint_str(&nd->cfg.dc, (char[NTM_ENDPOINT_STRLEN]){ 0 },
 					  NTM_ENDPOINT_STRLEN), (unsigned long long)(now - nd->last_dc_reply_ms));
 		nd->last_dc_reply_ms = now;

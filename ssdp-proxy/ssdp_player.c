@@ -279,8 +279,8 @@ static void withdraw_copies(struct ssdpd *d, const char *udn, uint64_t now_ms)
 	}
 }
 
-/* A server on a LAN of this host says ssdp:alive: remember its UDN for its
- * max-age (UPnP Device Architecture 2.0, 1.2.2). */
+/* Records the UDN of a server that announces ssdp:alive on a LAN of this
+ * host, for the announcement's max-age (UPnP Device Architecture 2.0, 1.2.2). */
 static void note_direct(struct ssdpd *d, const struct ssdp_msg *m)
 {
 	struct ssdp_player *p = d->player;
