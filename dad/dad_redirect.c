@@ -10,29 +10,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <nftables/libnftables.h>
-
 #include "dad.h"
+#include "ntm_nft.h"
 
 #define DAD_NFT_TABLE "ntm_dad"
-
-static int run_nft(const char *cmd, char *err, size_t err_size)
-{
-	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
-	int rc;
-
-	if (!ctx) {
-		snprintf(err, err_size, "nftables: cannot create a context");
-		return -ENOMEM;
-	}
-	nft_ctx_buffer_output(ctx);
-	nft_ctx_buffer_error(ctx);
-	rc = nft_run_cmd_from_buffer(ctx, cmd);
-	if (rc != 0)
-		snprintf(err, err_size, "nftables: %s", nft_ctx_get_error_buffer(ctx));
-	nft_ctx_free(ctx);
-	return rc == 0 ? 0 : -EIO;
-}
 
 /* Writes "{ a, b, ... }" of the pool into out. */
 static int pool_set(const struct dad_servers *s, char *out, size_t size)
@@ -67,7 +48,7 @@ int dad_redirect_install(struct dad *dad, char *err, size_t err_size)
 		 "add rule ip " DAD_NFT_TABLE " prerouting iifname \"%s\" ip daddr %s "
 		 "meta l4proto tcp redirect to :%llu\n",
 		 dad->cfg.tun_interface, set, (unsigned long long)dad->cfg.proxy_port);
-	if (run_nft(cmd, err, err_size) < 0)
+	if (ntm_nft_run(cmd, err, err_size) < 0)
 		return -EIO;
 	dad->redirect_installed = true;
 	log_info("nftables: TCP to the %zu pool VIPs on %s goes to the proxy on port %llu",
@@ -81,6 +62,6 @@ void dad_redirect_remove(struct dad *dad)
 	char err[256];
 
 	/* Deleting a table that is not there fails harmlessly. */
-	run_nft("delete table ip " DAD_NFT_TABLE "\n", err, sizeof(err));
+	ntm_nft_run("delete table ip " DAD_NFT_TABLE "\n", err, sizeof(err));
 	dad->redirect_installed = false;
 }
