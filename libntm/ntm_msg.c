@@ -396,6 +396,25 @@ static bool check_msearch_request(struct check *c, const char *path,
 	       check_range(c, path, "mx", m->mx, MX_MIN, MX_MAX);
 }
 
+/* The route is installed in an IPv4 nftables map, so both addresses are
+ * IPv4, and a NOTIFY needs a real TCP port. */
+static bool check_gena_callback_route(struct check *c, const char *path,
+				      const Ntm__GenaCallbackRoute *m)
+{
+	char sub[PATH_LEN];
+
+	if (m->server_vip.len != 4)
+		return fail(c, "%s.server_vip: length %zu, expected 4 (IPv4)", path,
+			    m->server_vip.len);
+	snprintf(sub, sizeof(sub), "%s.callback", path);
+	if (!check_endpoint(c, sub, m->callback))
+		return false;
+	if (m->callback->ip.len != 4)
+		return fail(c, "%s.ip: length %zu, expected 4 (IPv4)", sub, m->callback->ip.len);
+	return check_range(c, sub, "port", m->callback->port, 1, PORT_MAX) &&
+	       check_range(c, path, "lifetime_s", m->lifetime_s, 1, NTM_GENA_LIFETIME_MAX);
+}
+
 /* Checks the body message m, named name, of the given case. */
 static bool check_body(struct check *c, const char *name, Ntm__Envelope__BodyCase body,
 		       const ProtobufCMessage *m)
@@ -431,6 +450,8 @@ static bool check_body(struct check *c, const char *name, Ntm__Envelope__BodyCas
 		return check_msearch_request(c, name, (const Ntm__MSearchRequest *)m);
 	case NTM__ENVELOPE__BODY_MSEARCH_RESPONSE:
 		return check_msearch_response(c, name, (const Ntm__MSearchResponse *)m);
+	case NTM__ENVELOPE__BODY_GENA_CALLBACK_ROUTE:
+		return check_gena_callback_route(c, name, (const Ntm__GenaCallbackRoute *)m);
 	case NTM__ENVELOPE__BODY_ERROR:
 		return check_error(c, name, (const Ntm__Error *)m);
 	case NTM__ENVELOPE__BODY_KEEP_ALIVE:

@@ -29,6 +29,9 @@
 #define NTM_SSDP_HEADER_MAX 1024
 #define NTM_MAX_SSDP_ANSWERS 32
 #define NTM_MAX_SSDP_EXTRA_HEADERS 16
+/* Longest GENA callback route, in seconds: the longest subscription the
+ * DLNA Agent keeps (one day) and a minute of grace. */
+#define NTM_GENA_LIFETIME_MAX 86460
 
 enum ntm_msg_status {
 	NTM_MSG_OK = 0,

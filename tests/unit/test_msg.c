@@ -40,6 +40,8 @@ struct fx {
 	Ntm__VipPoolGrant pool_grant;
 	Ntm__MSearchRequest ms_req;
 	Ntm__MSearchResponse ms_resp;
+	Ntm__GenaCallbackRoute gena;
+	Ntm__Endpoint gena_callback;
 	Ntm__Error error;
 
 	Ntm__NtmRecord record;
@@ -242,6 +244,12 @@ static void bodies_fill(struct fx *f)
 	f->ms_resp.answers = f->answer_ptr;
 	f->ms_resp.last = 1;
 
+	ntm__gena_callback_route__init(&f->gena);
+	f->gena.server_vip = bytes(f->vip4[1], 4);
+	endpoint_fill(&f->gena_callback, f->ip4, 4, 43210);
+	f->gena.callback = &f->gena_callback;
+	f->gena.lifetime_s = 1860;
+
 	ntm__error__init(&f->error);
 	f->error.code = NTM__ERROR_CODE__ERROR_CODE_NOT_FOUND;
 	f->error.message = "no record for FQDN 'x.example'";
@@ -305,6 +313,9 @@ static Ntm__Envelope *build(struct fx *f, Ntm__Envelope__BodyCase body)
 	case NTM__ENVELOPE__BODY_MSEARCH_RESPONSE:
 		env->msearch_response = &f->ms_resp;
 		break;
+	case NTM__ENVELOPE__BODY_GENA_CALLBACK_ROUTE:
+		env->gena_callback_route = &f->gena;
+		break;
 	case NTM__ENVELOPE__BODY_ERROR:
 		env->error = &f->error;
 		break;
@@ -323,7 +334,7 @@ static const Ntm__Envelope__BodyCase all_bodies[] = {
 	NTM__ENVELOPE__BODY_TUNNEL_RESPONSE,      NTM__ENVELOPE__BODY_PATH_PROBE,
 	NTM__ENVELOPE__BODY_VIP_POOL_REQUEST,     NTM__ENVELOPE__BODY_VIP_POOL_GRANT,
 	NTM__ENVELOPE__BODY_MSEARCH_REQUEST,      NTM__ENVELOPE__BODY_MSEARCH_RESPONSE,
-	NTM__ENVELOPE__BODY_ERROR,
+	NTM__ENVELOPE__BODY_GENA_CALLBACK_ROUTE,  NTM__ENVELOPE__BODY_ERROR,
 };
 
 static int fx_setup(void **state)
@@ -1054,6 +1065,38 @@ static void msg_msearch_request(void **state)
 	f->ms_req.search_target = "ssdp:all";
 }
 
+/* Both addresses go into an IPv4 nftables map, and a NOTIFY needs a TCP
+ * port. */
+static void msg_gena_callback_route(void **state)
+{
+	struct fx *f = *state;
+	Ntm__Envelope *env = build(f, NTM__ENVELOPE__BODY_GENA_CALLBACK_ROUTE);
+
+	expect_ok(env);
+	f->gena.server_vip = bytes(f->ip6, 16);
+	expect_invalid(env, "gena_callback_route.server_vip: length 16, expected 4 (IPv4)");
+	f->gena.server_vip = bytes(f->vip4[1], 4);
+	f->gena_callback.ip = bytes(f->ip6, 16);
+	expect_invalid(env, "gena_callback_route.callback.ip: length 16, expected 4 (IPv4)");
+	f->gena_callback.ip = bytes(f->ip4, 4);
+	f->gena_callback.port = 0;
+	expect_invalid(env, "gena_callback_route.callback.port: 0, expected 1 to 65535");
+	f->gena_callback.port = 65536;
+	expect_invalid(env, "gena_callback_route.callback.port: 65536, expected at most 65535");
+	f->gena_callback.port = 65535;
+	expect_ok(env);
+	f->gena.lifetime_s = 0;
+	expect_invalid(env, "gena_callback_route.lifetime_s: 0, expected 1 to 86460");
+	f->gena.lifetime_s = NTM_GENA_LIFETIME_MAX;
+	expect_ok(env);
+	f->gena.lifetime_s = NTM_GENA_LIFETIME_MAX + 1;
+	expect_invalid(env, "gena_callback_route.lifetime_s: 86461, expected 1 to 86460");
+	f->gena.lifetime_s = 1860;
+	f->gena.callback = NULL;
+	expect_invalid(env, "gena_callback_route.callback: missing");
+	f->gena.callback = &f->gena_callback;
+}
+
 static void msg_ssdp_answer_texts(void **state)
 {
 	struct fx *f = *state;
@@ -1210,6 +1253,7 @@ int main(void)
 		FX_TEST(msg_ssdp_answer_texts),
 		FX_TEST(msg_ssdp_answer_headers),
 		FX_TEST(msg_msearch_answer_count),
+		FX_TEST(msg_gena_callback_route),
 		FX_TEST(msg_error),
 		FX_TEST(msg_why_sizes),
 	};
