@@ -89,6 +89,7 @@ static void stop(struct nd *nd)
 		ntm_admin_stop(nd->admin);
 	nd_resolve_stop(nd);
 	nd_ipc_stop(nd);
+	nd_gena_stop(nd);
 	nd_mobility_stop(nd);
 	nd_peer_free_all(nd);
 	nd_dc_free(nd);

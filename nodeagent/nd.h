@@ -171,6 +171,7 @@ struct nd_request;
 struct nd_dns_server;
 struct nd_netlink;
 struct nd_ipc;
+struct nd_gena;
 struct ntm_admin;
 
 struct nd {
@@ -185,6 +186,7 @@ struct nd {
 	struct nd_dns_server *dns;
 	struct nd_netlink *netlink;
 	struct nd_ipc *ipc;
+	struct nd_gena *gena;
 	int udp_fd;
 	int tun_fd;
 	char tun_name[IFNAMSIZ];
@@ -326,6 +328,21 @@ void nd_ipc_peer_changed(struct nd *nd, struct nd_peer *peer);
 void nd_ipc_peer_replaced(struct nd *nd, struct nd_peer *old, struct nd_peer *peer);
 /* Hands a tunnel control message (an Envelope) from peer to a local daemon. */
 void nd_ipc_tunnel_control(struct nd *nd, struct nd_peer *peer, const uint8_t *buf, size_t len);
+
+/* nd_gena.c: GENA callback routes the DLNA Agent's node asks for */
+/* Forwards TCP from m's server VIP to m's callback port, arriving on the
+ * TUN device, to m's callback address, when that is an address of this
+ * host and the VIP is peer's. */
+void nd_gena_route(struct nd *nd, struct nd_peer *peer, const Ntm__GenaCallbackRoute *m);
+struct nd_gena_stats {
+	uint64_t routes;      /* in place now */
+	uint64_t installed;   /* new routes and extended ones */
+	uint64_t rejected;    /* not the peer's VIP, or not an address of this host */
+	uint64_t failed;      /* nftables failed, or the table was full */
+};
+void nd_gena_get_stats(const struct nd *nd, struct nd_gena_stats *out);
+/* Deletes the nftables table of the routes. */
+void nd_gena_stop(struct nd *nd);
 
 /* nd_admin.c */
 int nd_admin_start(struct nd *nd, char *err, size_t err_size);

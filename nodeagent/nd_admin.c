@@ -251,6 +251,24 @@ static void tunnel_metrics(struct nd *nd, struct ntm_metrics *m)
 	peer_traffic_metrics(nd, m);
 }
 
+static void gena_metrics(struct nd *nd, struct ntm_metrics *m)
+{
+	struct nd_gena_stats st;
+
+	nd_gena_get_stats(nd, &st);
+	ntm_metrics_gauge(m, "ntm_node_gena_routes",
+			  "GENA callback routes in place: NOTIFYs to the VIP forwarded to the "
+			  "listener's own address.", (double)st.routes);
+	ntm_metrics_counter(m, "ntm_node_gena_routes_installed_total",
+			    "GENA callback routes installed or extended.", st.installed);
+	ntm_metrics_counter(m, "ntm_node_gena_routes_rejected_total",
+			    "GENA callback routes rejected: the server VIP is not the peer's, or "
+			    "the callback host is not an address of this host.", st.rejected);
+	ntm_metrics_counter(m, "ntm_node_gena_routes_failed_total",
+			    "GENA callback routes that nftables did not take, or that found the "
+			    "table full.", st.failed);
+}
+
 static void metrics(struct ntm_metrics *m, void *arg)
 {
 	struct nd *nd = arg;
@@ -272,6 +290,7 @@ static void metrics(struct ntm_metrics *m, void *arg)
 		ntm_metrics_sample(m, "ntm_node_packets_dropped_total", (double)nd->drops[i],
 				   "reason", nd_drop_str((enum nd_drop)i), NULL);
 	tunnel_metrics(nd, m);
+	gena_metrics(nd, m);
 }
 
 int nd_admin_start(struct nd *nd, char *err, size_t err_size)

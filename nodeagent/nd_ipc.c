@@ -144,7 +144,29 @@ static void handle_tunnel_request(struct nd *nd, const struct ipc_client *c, uin
 	nd_ipc_peer_changed(nd, p);
 }
 
-/* Sends an MSearchRequest or MSearchResponse to a peer inside its tunnel. */
+/* Moves the body of a LocalTunnelMessage into an Envelope. Returns false
+ * when tm has no body a tunnel carries. */
+static bool body_to_envelope(const Ntm__LocalTunnelMessage *tm, Ntm__Envelope *env)
+{
+	switch (tm->body_case) {
+	case NTM__LOCAL_TUNNEL_MESSAGE__BODY_MSEARCH_REQUEST:
+		env->body_case = NTM__ENVELOPE__BODY_MSEARCH_REQUEST;
+		env->msearch_request = tm->msearch_request;
+		return true;
+	case NTM__LOCAL_TUNNEL_MESSAGE__BODY_MSEARCH_RESPONSE:
+		env->body_case = NTM__ENVELOPE__BODY_MSEARCH_RESPONSE;
+		env->msearch_response = tm->msearch_response;
+		return true;
+	case NTM__LOCAL_TUNNEL_MESSAGE__BODY_GENA_CALLBACK_ROUTE:
+		env->body_case = NTM__ENVELOPE__BODY_GENA_CALLBACK_ROUTE;
+		env->gena_callback_route = tm->gena_callback_route;
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Sends the message of tm to a peer inside its tunnel. */
 static int send_tunnel_control(struct nd *nd, struct nd_peer *p, uint64_t request_id,
 			       const Ntm__LocalTunnelMessage *tm)
 {
@@ -153,14 +175,7 @@ static int send_tunnel_control(struct nd *nd, struct nd_peer *p, uint64_t reques
 
 	env.protocol_version = NTM_PROTOCOL_VERSION;
 	env.request_id = request_id;
-	if (tm->body_case == NTM__LOCAL_TUNNEL_MESSAGE__BODY_MSEARCH_REQUEST) {
-		env.body_case = NTM__ENVELOPE__BODY_MSEARCH_REQUEST;
-		env.msearch_request = tm->msearch_request;
-	} else {
-		env.body_case = NTM__ENVELOPE__BODY_MSEARCH_RESPONSE;
-		env.msearch_response = tm->msearch_response;
-	}
-	if (ntm_msg_validate(&env, NULL, 0) != NTM_MSG_OK)
+	if (!body_to_envelope(tm, &env) || ntm_msg_validate(&env, NULL, 0) != NTM_MSG_OK)
 		return -EINVAL;
 
 	ssize_t len = ntm_msg_pack(&env, inner + 1, sizeof(inner) - 1);
@@ -185,8 +200,7 @@ static void handle_tunnel_message(struct nd *nd, const struct ipc_client *c, uin
 			   "no tunnel is up to that peer; send a LocalTunnelRequest first");
 		return;
 	}
-	if (tm->body_case != NTM__LOCAL_TUNNEL_MESSAGE__BODY_MSEARCH_REQUEST &&
-	    tm->body_case != NTM__LOCAL_TUNNEL_MESSAGE__BODY_MSEARCH_RESPONSE) {
+	if (tm->body_case == NTM__LOCAL_TUNNEL_MESSAGE__BODY__NOT_SET) {
 		send_error(nd, c, rid, NTM__ERROR_CODE__ERROR_CODE_INVALID, "no message body");
 		return;
 	}
@@ -320,8 +334,8 @@ static void on_router(struct ntm_loop *loop, void *sock, short revents, void *ar
 	zmq_msg_close(&msg);
 }
 
-/* A tunnel control message from peer p: pass it to the local daemon that
- * handles it. */
+/* A tunnel control message from peer p: act on a GENA callback route, pass
+ * the others to the local daemon that handles them. */
 void nd_ipc_tunnel_control(struct nd *nd, struct nd_peer *p, const uint8_t *buf, size_t len)
 {
 	Ntm__LocalMessage m = NTM__LOCAL_MESSAGE__INIT;
@@ -334,6 +348,11 @@ void nd_ipc_tunnel_control(struct nd *nd, struct nd_peer *p, const uint8_t *buf,
 	Ntm__Envelope *env = ntm_msg_unpack(buf, len, &st, why, sizeof(why));
 	if (!env) {
 		nd_drop(nd, &p->endpoint, ND_DROP_BAD_MESSAGE, why);
+		return;
+	}
+	if (env->body_case == NTM__ENVELOPE__BODY_GENA_CALLBACK_ROUTE) {
+		nd_gena_route(nd, p, env->gena_callback_route);
+		ntm_msg_free(env);
 		return;
 	}
 	tm.peer_fqdn = p->fqdn;

@@ -1,0 +1,244 @@
+/*
+ * GENA callback routes (docs/node.md, "GENA events"). The DLNA Agent
+ * delivers each NOTIFY of a player's subscription from the server's VIP to
+ * this node's VIP, at the port of the player's CALLBACK URL (UPnP Device
+ * Architecture 2.0, section 4.1.2). An event listener bound to the host's
+ * LAN address, as gupnp's is, never gets a connection to the VIP, so the
+ * Agent's node names the callback's address in a GenaCallbackRoute and this
+ * module forwards TCP from that server VIP to that port, arriving on the TUN
+ * device, to it with an nftables DNAT. The routes live in an nftables map
+ * whose elements time out, so the kernel drops a route when its
+ * subscription ends without a word from the Agent; the table goes when the
+ * daemon stops.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nd.h"
+#include "ntm_nft.h"
+#include "ntm_time.h"
+
+#define ND_GENA_TABLE "ntm_noded"
+#define ND_GENA_MAP "gena"
+/* Routes kept at once: a player subscribes to a few services per server. */
+#define ND_GENA_MAX_ROUTES 256
+/* A refresh that extends a route by less than this, in ms, leaves the
+ * kernel's element alone. The Agent adds a minute of grace to every
+ * lifetime, and a player that subscribes to many services at once would
+ * otherwise rewrite the same element for each of them. */
+#define ND_GENA_REFRESH_SLACK_MS 30000
+
+struct gena_route {
+	struct ntm_ip server_vip;
+	uint16_t port;
+	struct ntm_ip host;
+	uint64_t expires_ms;    /* monotonic, as the kernel's element timeout */
+};
+
+struct nd_gena {
+	bool table_ready;
+	struct gena_route routes[ND_GENA_MAX_ROUTES];
+	size_t n_routes;
+	uint64_t installed, rejected, failed;
+};
+
+/* A fresh table every start: a table left by a daemon that was killed would
+ * otherwise get a second rule. */
+static int create_table(struct nd *nd, char *err, size_t err_size)
+{
+	char cmd[768];
+
+	ntm_nft_run("delete table ip " ND_GENA_TABLE "\n", err, err_size);
+	snprintf(cmd, sizeof(cmd),
+		 "add table ip " ND_GENA_TABLE "\n"
+		 "add chain ip " ND_GENA_TABLE " prerouting { type nat hook prerouting "
+		 "priority dstnat; policy accept; }\n"
+		 "add map ip " ND_GENA_TABLE " " ND_GENA_MAP " { type ipv4_addr . inet_service : "
+		 "ipv4_addr; flags timeout; }\n"
+		 "add rule ip " ND_GENA_TABLE " prerouting iifname \"%s\" "
+		 "dnat ip to ip saddr . tcp dport map @" ND_GENA_MAP "\n",
+		 nd->tun_name);
+	return ntm_nft_run(cmd, err, err_size);
+}
+
+static void purge_expired(struct nd_gena *g, uint64_t now)
+{
+	size_t i = 0;
+
+	while (i < g->n_routes) {
+		if (g->routes[i].expires_ms <= now)
+			g->routes[i] = g->routes[--g->n_routes];
+		else
+			i++;
+	}
+}
+
+static struct gena_route *find_route(struct nd_gena *g, const struct ntm_ip *server_vip,
+				     uint16_t port)
+{
+	for (size_t i = 0; i < g->n_routes; i++) {
+		if (g->routes[i].port == port && ntm_ip_equal(&g->routes[i].server_vip, server_vip))
+			return &g->routes[i];
+	}
+	return NULL;
+}
+
+static bool is_local_address(const struct nd *nd, const struct ntm_ip *ip)
+{
+	for (size_t i = 0; i < nd->n_local_addrs; i++) {
+		if (ntm_ip_equal(&nd->local_addrs[i], ip))
+			return true;
+	}
+	return false;
+}
+
+/* Writes the map element's key, "VIP . PORT". */
+static void element_key(const struct gena_route *r, char *out, size_t size)
+{
+	char vip[INET6_ADDRSTRLEN];
+
+	snprintf(out, size, "%s . %u", ntm_ip_str(&r->server_vip, vip, sizeof(vip)),
+		 (unsigned)r->port);
+}
+
+/* Puts r into the kernel's map with the time left until r->expires_ms. An
+ * element's timeout cannot be extended in place (nftables 1.0), so an
+ * existing one is deleted first. */
+static int write_element(const struct gena_route *r, bool exists, uint64_t now, char *err,
+			 size_t err_size)
+{
+	char key[INET6_ADDRSTRLEN + 8], host[INET6_ADDRSTRLEN], cmd[256];
+	uint64_t seconds = (r->expires_ms - now + 999) / 1000;
+
+	element_key(r, key, sizeof(key));
+	if (exists) {
+		snprintf(cmd, sizeof(cmd),
+			 "delete element ip " ND_GENA_TABLE " " ND_GENA_MAP " { %s }\n", key);
+		/* Fails harmlessly when the kernel timed it out already. */
+		ntm_nft_run(cmd, err, err_size);
+	}
+	snprintf(cmd, sizeof(cmd),
+		 "add element ip " ND_GENA_TABLE " " ND_GENA_MAP " { %s timeout %llus : %s }\n",
+		 key, (unsigned long long)seconds, ntm_ip_str(&r->host, host, sizeof(host)));
+	return ntm_nft_run(cmd, err, err_size);
+}
+
+/* Checks a route a peer asked for: its NOTIFYs must come from one of the
+ * peer's own VIPs, and the callback must be an address of this host other
+ * than loopback, so no peer can reach another host or a loopback service
+ * through this node. Returns NULL when it is acceptable, else the reason. */
+static const char *check_route(struct nd *nd, struct nd_peer *p, const struct gena_route *r)
+{
+	if (nd_peer_by_vip(nd, &r->server_vip) != p)
+		return "GENA callback route: the server VIP is not the peer's";
+	if (!is_local_address(nd, &r->host))
+		return "GENA callback route: the callback host is not an address of this host";
+	return NULL;
+}
+
+static struct nd_gena *gena_state(struct nd *nd)
+{
+	if (!nd->gena)
+		nd->gena = calloc(1, sizeof(*nd->gena));
+	return nd->gena;
+}
+
+/* Stores r and installs it, unless a route to the same host lasts about as
+ * long already: several subscriptions of one listener share a route, and a
+ * shorter lifetime must not cut another's short. Returns 0 when it
+ * installed r, 1 when the route was in place, or -errno. */
+static int store_route(struct nd *nd, struct nd_gena *g, const struct gena_route *r,
+		       uint64_t now, char *err, size_t err_size)
+{
+	struct gena_route *old;
+
+	purge_expired(g, now);
+	old = find_route(g, &r->server_vip, r->port);
+	if (old && ntm_ip_equal(&old->host, &r->host) &&
+	    old->expires_ms + ND_GENA_REFRESH_SLACK_MS >= r->expires_ms)
+		return 1;
+	if (!old && g->n_routes == ND_GENA_MAX_ROUTES) {
+		snprintf(err, err_size, "all %d GENA callback routes are in use",
+			 ND_GENA_MAX_ROUTES);
+		return -ENOSPC;
+	}
+	if (!g->table_ready) {
+		if (create_table(nd, err, err_size) < 0)
+			return -EIO;
+		g->table_ready = true;
+	}
+
+	if (write_element(r, old != NULL, now, err, err_size) < 0)
+		return -EIO;
+	if (!old)
+		old = &g->routes[g->n_routes++];
+	*old = *r;
+	return 0;
+}
+
+void nd_gena_route(struct nd *nd, struct nd_peer *p, const Ntm__GenaCallbackRoute *m)
+{
+	struct gena_route r = { .port = (uint16_t)m->callback->port };
+	struct nd_gena *g = gena_state(nd);
+	uint64_t now = ntm_now_ms();
+	char err[512], vip[INET6_ADDRSTRLEN], host[INET6_ADDRSTRLEN];
+	const char *why;
+	int rc;
+
+	if (!g || ntm_msg_ip_get(&r.server_vip, m->server_vip) < 0 ||
+	    ntm_msg_ip_get(&r.host, m->callback->ip) < 0) {
+		nd_drop(nd, &p->endpoint, ND_DROP_BAD_MESSAGE, "GENA callback route: bad address");
+		return;
+	}
+	r.expires_ms = now + (uint64_t)m->lifetime_s * 1000;
+	why = check_route(nd, p, &r);
+	if (why) {
+		g->rejected++;
+		nd_drop(nd, &p->endpoint, ND_DROP_BAD_MESSAGE, why);
+		return;
+	}
+	ntm_ip_str(&r.server_vip, vip, sizeof(vip));
+	ntm_ip_str(&r.host, host, sizeof(host));
+	rc = store_route(nd, g, &r, now, err, sizeof(err));
+	if (rc < 0) {
+		g->failed++;
+		log_warn("%s: GENA callback route from %s to %s:%u not installed: %s", p->fqdn,
+			 vip, host, (unsigned)r.port, err);
+		return;
+	}
+	if (rc > 0)
+		return;
+	g->installed++;
+	log_info("%s: GENA events from %s to port %u go to %s for %u s", p->fqdn, vip,
+		 (unsigned)r.port, host, (unsigned)m->lifetime_s);
+}
+
+void nd_gena_get_stats(const struct nd *nd, struct nd_gena_stats *out)
+{
+	const struct nd_gena *g = nd->gena;
+	uint64_t now = ntm_now_ms();
+
+	*out = (struct nd_gena_stats){ 0 };
+	if (!g)
+		return;
+	for (size_t i = 0; i < g->n_routes; i++)
+		out->routes += g->routes[i].expires_ms > now;
+	out->installed = g->installed;
+	out->rejected = g->rejected;
+	out->failed = g->failed;
+}
+
+void nd_gena_stop(struct nd *nd)
+{
+	char err[256];
+
+	if (!nd->gena)
+		return;
+	if (nd->gena->table_ready &&
+	    ntm_nft_run("delete table ip " ND_GENA_TABLE "\n", err, sizeof(err)) < 0)
+		log_warn("GENA callback routes: cannot delete table ip " ND_GENA_TABLE ": %s", err);
+	free(nd->gena);
+	nd->gena = NULL;
+}
