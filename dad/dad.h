@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dad_gena.h"
 #include "ntm_addr.h"
 #include "ntm_log.h"
 #include "ntm_loop.h"
@@ -68,6 +69,8 @@ struct dad_player {
 };
 
 #define DAD_MAX_PLAYERS 64
+/* GENA callback routes waiting for the event loop to send them. */
+#define DAD_MAX_QUEUED_ROUTES 64
 
 struct dad_ipc;
 struct dad_proxy;
@@ -88,6 +91,13 @@ struct dad {
 	size_t n_players;
 	int listen_fd;
 	bool redirect_installed;
+	/* Filled by proxy threads, sent to the players' nodes by the loop;
+	 * routes_fd (an eventfd) wakes the loop. */
+	pthread_mutex_t routes_lock;
+	struct dad_gena_route routes[DAD_MAX_QUEUED_ROUTES];
+	size_t n_routes;
+	int routes_fd;
+	uint64_t routes_sent, routes_dropped;
 	uint64_t searches, refused_nodes, refused_connections, accepted;
 };
 
@@ -114,6 +124,8 @@ bool dad_player_allowed(struct dad *dad, const struct ntm_ip *vip);
 /* dad_ipc.c */
 int dad_ipc_start(struct dad *dad, char *err, size_t err_size);
 void dad_ipc_stop(struct dad *dad);
+/* Queues a GENA callback route for the player's node; any thread. */
+void dad_ipc_queue_route(struct dad *dad, const struct dad_gena_route *route);
 
 /* dad_redirect.c: nftables redirect of pool VIP traffic to the proxy */
 int dad_redirect_install(struct dad *dad, char *err, size_t err_size);

@@ -49,6 +49,7 @@
 #define LOG_RATE 5
 
 struct gena_callback {
+	struct in_addr host;     /* INADDR_ANY when the URL's host is not IPv4 */
 	uint16_t port;
 	char path[GENA_PATH_MAX + 1];
 };
@@ -133,6 +134,21 @@ static void count(struct dad_gena *gena, uint64_t *counter)
 
 /* --- The subscription table --------------------------------------------- */
 
+/* Reads an IPv4 literal host; a name or an IPv6 address gives
+ * INADDR_ANY. */
+static void parse_host(const char *host, size_t len, struct in_addr *out)
+{
+	char text[INET_ADDRSTRLEN];
+
+	out->s_addr = htonl(INADDR_ANY);
+	if (len == 0 || len >= sizeof(text))
+		return;
+	memcpy(text, host, len);
+	text[len] = '\0';
+	if (inet_pton(AF_INET, text, out) != 1)
+		out->s_addr = htonl(INADDR_ANY);
+}
+
 /* Parses one "<url>" item's URL: http only, port default 80, path with its
  * query, "/" when empty. */
 static bool parse_callback_url(const char *url, size_t len, struct gena_callback *cb)
@@ -148,6 +164,7 @@ static bool parse_callback_url(const char *url, size_t len, struct gena_callback
 	    strncasecmp(url + u.field_data[UF_SCHEMA].off, "http", 4) != 0)
 		return false;
 	cb->port = u.field_set & (1 << UF_PORT) ? u.port : 80;
+	parse_host(url + u.field_data[UF_HOST].off, u.field_data[UF_HOST].len, &cb->host);
 	if (u.field_set & (1 << UF_PATH)) {
 		/* The path and the query are adjacent in the URL ("/p?q"). */
 		size_t end = u.field_data[UF_PATH].off + u.field_data[UF_PATH].len;
@@ -270,6 +287,39 @@ static struct gena_sub *find_free(struct dad_gena *gena)
 	return NULL;
 }
 
+/* Fills routes with what the player's node needs for the callbacks of sub
+ * that name a host other than the player's VIP; returns how many. */
+static size_t sub_routes(const struct gena_sub *sub, uint64_t lifetime_ms,
+			 struct dad_gena_route *routes)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < sub->callback_count; i++) {
+		const struct gena_callback *cb = &sub->callbacks[i];
+
+		/* A loopback listener cannot take connections that arrive
+		 * through the tunnel device (RFC 1122, section 3.2.1.3). */
+		if (cb->host.s_addr == htonl(INADDR_ANY) || cb->host.s_addr == sub->player.s_addr ||
+		    (ntohl(cb->host.s_addr) >> 24) == IN_LOOPBACKNET)
+			continue;
+		routes[n++] = (struct dad_gena_route){
+			.player = sub->player,
+			.server_vip = sub->server_vip,
+			.host = cb->host,
+			.port = cb->port,
+			.lifetime_s = (uint32_t)((lifetime_ms + 999) / 1000),
+		};
+	}
+	return n;
+}
+
+/* Hands routes to the daemon; called without the lock. */
+static void announce_routes(struct dad_gena *gena, const struct dad_gena_route *routes, size_t n)
+{
+	for (size_t i = 0; gena->ops.callback_route && i < n; i++)
+		gena->ops.callback_route(gena->ctx, &routes[i]);
+}
+
 static int write_callback(const struct dad_gena *gena, const struct gena_sub *sub,
 			  char *callback, size_t size)
 {
@@ -287,6 +337,8 @@ int dad_gena_subscribe_begin(struct dad_gena *gena, const struct dad_gena_subscr
 {
 	struct gena_callback cbs[DAD_GENA_CALLBACKS_MAX];
 	size_t count = parse_callbacks(req->callback, req->callback_len, cbs);
+	struct dad_gena_route routes[DAD_GENA_CALLBACKS_MAX];
+	size_t n_routes = 0;
 	uint8_t random[GENA_TOKEN_BYTES];
 	struct gena_sub *sub;
 	int ret;
@@ -312,18 +364,25 @@ int dad_gena_subscribe_begin(struct dad_gena *gena, const struct dad_gena_subscr
 	sub->callback_count = count;
 	sub->expires_ms = ntm_now_ms() + GENA_PENDING_MS;
 	ret = write_callback(gena, sub, callback, callback_size);
-	if (ret < 0)
+	if (ret < 0) {
 		sub_clear(sub);
-	else
+	} else {
 		*id = sub->id;
+		/* Sent before the server gets the SUBSCRIBE, so the route is in
+		 * place when its initial event (UDA 2.0, section 4.2.1) arrives. */
+		n_routes = sub_routes(sub, GENA_PENDING_MS, routes);
+	}
 	pthread_mutex_unlock(&gena->lock);
+	announce_routes(gena, routes, n_routes);
 	return ret;
 }
 
 void dad_gena_subscribe_confirm(struct dad_gena *gena, uint64_t id, const char *sid,
 				size_t sid_len, const char *timeout, size_t timeout_len)
 {
-	uint64_t seconds = parse_timeout(timeout, timeout_len);
+	uint64_t lifetime_ms = parse_timeout(timeout, timeout_len) * 1000 + GENA_GRACE_MS;
+	struct dad_gena_route routes[DAD_GENA_CALLBACKS_MAX];
+	size_t n_routes = 0;
 	struct gena_sub *sub;
 
 	pthread_mutex_lock(&gena->lock);
@@ -332,13 +391,15 @@ void dad_gena_subscribe_confirm(struct dad_gena *gena, uint64_t id, const char *
 		memcpy(sub->sid, sid, sid_len);
 		sub->sid[sid_len] = '\0';
 		sub->confirmed = true;
-		sub->expires_ms = ntm_now_ms() + seconds * 1000 + GENA_GRACE_MS;
+		sub->expires_ms = ntm_now_ms() + lifetime_ms;
 		gena->stats.subscribed++;
+		n_routes = sub_routes(sub, lifetime_ms, routes);
 	} else if (sub) {
 		/* A SID this long could not be matched later. */
 		sub_clear(sub);
 	}
 	pthread_mutex_unlock(&gena->lock);
+	announce_routes(gena, routes, n_routes);
 }
 
 void dad_gena_subscribe_cancel(struct dad_gena *gena, uint64_t id)
@@ -355,16 +416,20 @@ void dad_gena_subscribe_cancel(struct dad_gena *gena, uint64_t id)
 void dad_gena_renewed(struct dad_gena *gena, const char *sid, size_t sid_len, const char *timeout,
 		      size_t timeout_len)
 {
-	uint64_t seconds = parse_timeout(timeout, timeout_len);
+	uint64_t lifetime_ms = parse_timeout(timeout, timeout_len) * 1000 + GENA_GRACE_MS;
+	struct dad_gena_route routes[DAD_GENA_CALLBACKS_MAX];
+	size_t n_routes = 0;
 	struct gena_sub *sub;
 
 	pthread_mutex_lock(&gena->lock);
 	sub = find_by_sid(gena, sid, sid_len);
 	if (sub) {
-		sub->expires_ms = ntm_now_ms() + seconds * 1000 + GENA_GRACE_MS;
+		sub->expires_ms = ntm_now_ms() + lifetime_ms;
 		gena->stats.renewed++;
+		n_routes = sub_routes(sub, lifetime_ms, routes);
 	}
 	pthread_mutex_unlock(&gena->lock);
+	announce_routes(gena, routes, n_routes);
 }
 
 void dad_gena_unsubscribed(struct dad_gena *gena, const char *sid, size_t sid_len)

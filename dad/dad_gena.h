@@ -6,7 +6,9 @@
  * matches each NOTIFY to its subscription (by token, or by SID), translates
  * its body real -> VIP and sends it on to the player: to the player's VIP
  * (the source address of the SUBSCRIBE connection) at the port and path of
- * the player's own callback URL, whatever host that URL named.
+ * the player's own callback URL, whatever host that URL named. When the
+ * URL named another host, ops->callback_route tells the daemon, which asks
+ * the player's node to forward those connections to it.
  *
  * Threads: dad_gena_start runs one accept thread and one thread per NOTIFY
  * connection (bounded). Every function below may be called from any thread;
@@ -47,6 +49,19 @@ struct dad_gena_conf {
 	bool bind_server_vip;
 };
 
+/*
+ * A forwarding request for a player's node, for a listener that put an
+ * address other than the player's VIP in its CALLBACK: TCP from server_vip
+ * to the player's VIP at port goes on to host.
+ */
+struct dad_gena_route {
+	struct in_addr player;         /* the player's VIP */
+	struct in_addr server_vip;     /* source of the NOTIFYs */
+	struct in_addr host;           /* the CALLBACK URL's host */
+	uint16_t port;                 /* the CALLBACK URL's port */
+	uint32_t lifetime_s;           /* how long the subscription lasts, grace included */
+};
+
 struct dad_gena_ops {
 	/*
 	 * Copies the current {real, VIP} pairs into pairs (at most max) and
@@ -55,6 +70,13 @@ struct dad_gena_ops {
 	 * never call back into this module.
 	 */
 	size_t (*map_snapshot)(void *ctx, struct http_rewrite_pair *pairs, size_t max);
+	/*
+	 * Optional. Called when a subscription starts, is confirmed or renewed,
+	 * once for each of its callback URLs whose host is an IPv4 address
+	 * other than the player's VIP. Called from proxy threads without this
+	 * module's lock; it must return quickly.
+	 */
+	void (*callback_route)(void *ctx, const struct dad_gena_route *route);
 };
 
 struct dad_gena_stats {

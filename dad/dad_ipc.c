@@ -1,13 +1,16 @@
 /*
  * The DLNA Agent's local IPC: to ntm-noded (VIP pool, M-SEARCH Requests
- * from players through their tunnels, and the answers back) and to ntm-ssdpd
- * in home mode (the servers it hears on the LAN).
+ * from players through their tunnels, the answers back, and GENA callback
+ * routes for the players' nodes) and to ntm-ssdpd in home mode (the servers
+ * it hears on the LAN).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <sodium.h>
 #include <zmq.h>
@@ -315,6 +318,73 @@ static void on_timer(struct ntm_loop *loop, struct ntm_timer *t, void *arg)
 	}
 }
 
+void dad_ipc_queue_route(struct dad *dad, const struct dad_gena_route *route)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&dad->routes_lock);
+	if (dad->n_routes < DAD_MAX_QUEUED_ROUTES)
+		dad->routes[dad->n_routes++] = *route;
+	else
+		dad->routes_dropped++;
+	pthread_mutex_unlock(&dad->routes_lock);
+	if (write(dad->routes_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_warn("GENA: cannot wake the event loop: %s", strerror(errno));
+}
+
+/* Sends one route through the tunnel to the player's node. */
+static void send_route(struct dad *dad, struct dad_gena_route *r)
+{
+	Ntm__LocalMessage m = NTM__LOCAL_MESSAGE__INIT;
+	Ntm__LocalTunnelMessage tm = NTM__LOCAL_TUNNEL_MESSAGE__INIT;
+	Ntm__GenaCallbackRoute route = NTM__GENA_CALLBACK_ROUTE__INIT;
+	Ntm__Endpoint callback = NTM__ENDPOINT__INIT;
+	char player[INET_ADDRSTRLEN], host[INET_ADDRSTRLEN];
+
+	callback.ip = (ProtobufCBinaryData){ 4, (uint8_t *)&r->host };
+	callback.port = r->port;
+	route.server_vip = (ProtobufCBinaryData){ 4, (uint8_t *)&r->server_vip };
+	route.callback = &callback;
+	route.lifetime_s = r->lifetime_s;
+	tm.peer_vip = (ProtobufCBinaryData){ 4, (uint8_t *)&r->player };
+	tm.body_case = NTM__LOCAL_TUNNEL_MESSAGE__BODY_GENA_CALLBACK_ROUTE;
+	tm.gena_callback_route = &route;
+	randombytes_buf(&m.request_id, sizeof(m.request_id));
+	tm.request_id = m.request_id;
+	m.body_case = NTM__LOCAL_MESSAGE__BODY_TUNNEL_MESSAGE;
+	m.tunnel_message = &tm;
+	inet_ntop(AF_INET, &r->player, player, sizeof(player));
+	inet_ntop(AF_INET, &r->host, host, sizeof(host));
+	int rc = send_msg(dad->ipc->noded, &m);
+
+	if (rc < 0) {
+		log_warn("player %s: GENA callback route to %s:%u not sent to ntm-noded: %s",
+			 player, host, (unsigned)r->port, strerror(-rc));
+		return;
+	}
+	dad->routes_sent++;
+	log_debug("player %s: GENA callback route to %s:%u for %u s sent", player, host,
+		  (unsigned)r->port, (unsigned)r->lifetime_s);
+}
+
+static void on_routes(struct ntm_loop *loop, int fd, short revents, void *arg)
+{
+	struct dad *dad = arg;
+	struct dad_gena_route routes[DAD_MAX_QUEUED_ROUTES];
+	uint64_t count;
+	size_t n;
+
+	if (read(fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+		log_warn("GENA: cannot read the wake-up counter: %s", strerror(errno));
+	pthread_mutex_lock(&dad->routes_lock);
+	n = dad->n_routes;
+	memcpy(routes, dad->routes, n * sizeof(routes[0]));
+	dad->n_routes = 0;
+	pthread_mutex_unlock(&dad->routes_lock);
+	for (size_t i = 0; i < n; i++)
+		send_route(dad, &routes[i]);
+}
+
 static void *connect_dealer(struct dad *dad, const char *endpoint, char *err, size_t err_size)
 {
 	void *sock = zmq_socket(dad->ipc->ctx, ZMQ_DEALER);
@@ -348,6 +418,7 @@ int dad_ipc_start(struct dad *dad, char *err, size_t err_size)
 		return -1;
 	ntm_loop_add_zsock(dad->loop, dad->ipc->noded, ZMQ_POLLIN, on_noded, dad);
 	ntm_loop_add_zsock(dad->loop, dad->ipc->ssdpd, ZMQ_POLLIN, on_ssdpd, dad);
+	ntm_loop_add_fd(dad->loop, dad->routes_fd, ZMQ_POLLIN, on_routes, dad);
 	dad->ipc->timer = ntm_loop_timer_add(dad->loop, 250, 250, on_timer, dad);
 	request_pool(dad);
 	return 0;
@@ -361,6 +432,7 @@ void dad_ipc_stop(struct dad *dad)
 		return;
 	if (ipc->timer)
 		ntm_loop_timer_cancel(dad->loop, ipc->timer);
+	ntm_loop_del_fd(dad->loop, dad->routes_fd);
 	if (ipc->noded) {
 		ntm_loop_del_zsock(dad->loop, ipc->noded);
 		zmq_close(ipc->noded);

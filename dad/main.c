@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -107,6 +108,11 @@ static size_t map_snapshot(void *ctx, struct http_rewrite_pair *pairs, size_t ma
 	return out;
 }
 
+static void callback_route(void *ctx, const struct dad_gena_route *route)
+{
+	dad_ipc_queue_route(ctx, route);
+}
+
 /* ---- the redirected connections ---- */
 
 static void accept_one(struct dad *dad, int fd, const struct sockaddr_in *client)
@@ -172,7 +178,7 @@ static int open_listener(struct dad *dad, char *err, size_t err_size)
 static int start_proxy(struct dad *dad, char *err, size_t err_size)
 {
 	static const struct dad_proxy_ops ops = { lookup_real, map_snapshot };
-	static const struct dad_gena_ops gops = { map_snapshot };
+	static const struct dad_gena_ops gops = { map_snapshot, callback_route };
 	struct dad_proxy_conf pc = { .max_connections = (unsigned)dad->cfg.max_connections };
 	struct dad_gena_conf gc = { .bind_server_vip = true };
 	int rc;
@@ -260,6 +266,26 @@ static unsigned get_proxy(const struct ntm_admin_request *req, json_t **resp, vo
 	return 200;
 }
 
+static void gena_metrics(struct dad *dad, struct ntm_metrics *m)
+{
+	struct dad_gena_stats st;
+
+	dad_gena_get_stats(gena, &st);
+	ntm_metrics_gauge(m, "ntm_dad_gena_subscriptions", "GENA subscriptions kept now",
+			  (double)st.subscriptions);
+	ntm_metrics_counter(m, "ntm_dad_gena_notify_delivered_total",
+			    "GENA NOTIFYs a player responded 2xx to", st.notify_delivered);
+	ntm_metrics_counter(m, "ntm_dad_gena_notify_failed_total",
+			    "GENA NOTIFYs no callback of the player took", st.notify_failed);
+	pthread_mutex_lock(&dad->routes_lock);
+	ntm_metrics_counter(m, "ntm_dad_gena_routes_sent_total",
+			    "GENA callback routes sent to players' nodes", dad->routes_sent);
+	ntm_metrics_counter(m, "ntm_dad_gena_routes_dropped_total",
+			    "GENA callback routes dropped because the queue was full",
+			    dad->routes_dropped);
+	pthread_mutex_unlock(&dad->routes_lock);
+}
+
 /* Prometheus counters of the proxy and the Agent's access control. */
 static void metrics(struct ntm_metrics *m, void *arg)
 {
@@ -288,6 +314,7 @@ static void metrics(struct ntm_metrics *m, void *arg)
 	ntm_metrics_counter(m, "ntm_dad_rejected_nodes_total",
 			    "Searches and connections from nodes that are not allowed",
 			    dad->refused_nodes + dad->refused_connections);
+	gena_metrics(dad, m);
 }
 
 static void stream_json(const char *name, uint64_t started_ms, void *arg)
@@ -348,8 +375,14 @@ static void on_reload(struct ntm_loop *loop, int signo, void *arg)
 
 static int start(struct dad *dad, char *err, size_t err_size)
 {
-	dad->listen_fd = -1;
+	dad->listen_fd = dad->routes_fd = -1;
 	pthread_mutex_init(&dad->players_lock, NULL);
+	pthread_mutex_init(&dad->routes_lock, NULL);
+	dad->routes_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (dad->routes_fd < 0) {
+		snprintf(err, err_size, "cannot create an eventfd: %s", strerror(errno));
+		return -1;
+	}
 	if (dad_servers_init(&dad->servers, dad->cfg.state_file, err, err_size) < 0)
 		return -1;
 	dad->loop = ntm_loop_new();
@@ -379,6 +412,8 @@ static void stop(struct dad *dad)
 		close(dad->listen_fd);
 	dad_proxy_free(dad->proxy);
 	dad_gena_stop(gena);
+	if (dad->routes_fd >= 0)
+		close(dad->routes_fd);
 	if (dad->loop)
 		ntm_loop_free(dad->loop);
 	dad_servers_destroy(&dad->servers);
