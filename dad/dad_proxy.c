@@ -836,6 +836,20 @@ static int read_response_head(struct dad_conn *c)
 	}
 }
 
+/*
+ * Framing of a response without a body. A HEAD response's Content-Length is
+ * the length a GET would get (RFC 9110, section 9.3.2). For a body the proxy
+ * would translate, that length is known only after the translation, so the
+ * field goes, as section 8.6 allows for HEAD.
+ */
+static enum frame head_frame(const struct dad_conn *c, const struct dad_http_head *h)
+{
+	if (c->req.head.method != HTTP_HEAD || h->status < 200 || h->status >= 300 ||
+	    h->status == 206 || !has_text_body(h, &c->req.head) || is_encoded(h))
+		return FRAME_KEEP;
+	return FRAME_CLOSE;
+}
+
 static int forward_response(struct dad_conn *c)
 {
 	const struct dad_http_head *h = &c->resp.head;
@@ -854,9 +868,7 @@ static int forward_response(struct dad_conn *c)
 	}
 
 	if (h->body == DAD_HTTP_BODY_NONE) {
-		/* NOTE: the Content-Length of a HEAD response for a text body is
-		 * the untranslated length; a GET gets the translated one. */
-		ret = send_head(&r, FRAME_KEEP, 0, NULL, 0);
+		ret = send_head(&r, head_frame(c, h), 0, NULL, 0);
 		if (ret == 0)
 			ret = dad_http_read_body(&c->upstream, &c->resp);
 	} else {
