@@ -44,7 +44,7 @@ static const struct ntm_conf_schema dad_schema = {
 
 static int parse_allow(struct dad *dad, const char *path, char *err, size_t err_size)
 {
-	char copy[NTM_CONF_ERR_MAX];
+	char copy[NTM_CONF_ERR_MAX], where[NTM_CONF_WHERE_MAX];
 	char *save = NULL;
 
 	snprintf(copy, sizeof(copy), "%s", dad->cfg.allow);
@@ -52,14 +52,15 @@ static int parse_allow(struct dad *dad, const char *path, char *err, size_t err_
 	for (char *tok = strtok_r(copy, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
 		if (!ntm_msg_fqdn_valid(tok) || dad->n_allow == DAD_MAX_ALLOW) {
 			snprintf(err, err_size, "%s: [dad] allow: '%s' is not a lower-case FQDN or "
-				 "domain, or more than %d entries", path, tok, DAD_MAX_ALLOW);
+				 "domain, or more than %d entries", ntm_conf_where(where, sizeof(where), path, "dad", "allow"), tok,
+				 DAD_MAX_ALLOW);
 			return -1;
 		}
 		snprintf(dad->allow[dad->n_allow++], sizeof(dad->allow[0]), "%s", tok);
 	}
 	if (dad->n_allow == 0) {
 		snprintf(err, err_size, "%s: [dad] allow is empty; name the nodes or domains "
-			 "whose players may use the Agent", path);
+			 "whose players may use the Agent", ntm_conf_where(where, sizeof(where), path, "dad", "allow"));
 		return -1;
 	}
 	return 0;
@@ -67,12 +68,14 @@ static int parse_allow(struct dad *dad, const char *path, char *err, size_t err_
 
 int dad_conf_load(struct dad *dad, const char *path, char *err, size_t err_size)
 {
+	char where[NTM_CONF_WHERE_MAX];
+
 	memset(&dad->cfg, 0, sizeof(dad->cfg));
 	if (ntm_conf_load(path, &dad_schema, &dad->cfg, err, err_size) < 0)
 		return -1;
 	if (strlen(dad->cfg.tun_interface) >= IFNAMSIZ) {
 		snprintf(err, err_size, "%s: [dad] tun_interface is longer than %d characters",
-			 path, IFNAMSIZ - 1);
+			 ntm_conf_where(where, sizeof(where), path, "dad", "tun_interface"), IFNAMSIZ - 1);
 		return -1;
 	}
 	return parse_allow(dad, path, err, err_size);

@@ -173,17 +173,22 @@ static const struct ntm_conf_schema dc_schema = {
 
 static int check_peers(const struct dc_config *cfg, const char *path, char *err, size_t err_size)
 {
+	char where[NTM_CONF_WHERE_MAX], section[NTM_FQDN_MAX + 8];
+
 	for (size_t i = 0; i < cfg->n_peers; i++) {
 		const struct dc_fed_peer_conf *p = &cfg->peers[i];
 
+		snprintf(section, sizeof(section), "peer %s", p->domain);
 		if (!p->has_endpoint || !p->has_key) {
 			snprintf(err, err_size, "%s: [peer %s] needs both 'endpoint = IP:PORT' and "
-				 "'public_key = BASE64'", path, p->domain);
+				 "'public_key = BASE64'", ntm_conf_where(where, sizeof(where), path, section, NULL),
+				 p->domain);
 			return -1;
 		}
 		if (strcmp(p->domain, cfg->domain) == 0) {
 			snprintf(err, err_size, "%s: [peer %s] names this DC's own domain; list "
-				 "only other DCs as peers", path, p->domain);
+				 "only other DCs as peers",
+				 ntm_conf_where(where, sizeof(where), path, section, NULL), p->domain);
 			return -1;
 		}
 	}
@@ -193,10 +198,15 @@ static int check_peers(const struct dc_config *cfg, const char *path, char *err,
 static int check_relays(const struct dc_config *cfg, const char *path, char *err,
 			size_t err_size)
 {
+	char where[NTM_CONF_WHERE_MAX], section[NTM_CONF_ERR_MAX];
+
 	for (size_t i = 0; i < cfg->n_relays; i++) {
+		snprintf(section, sizeof(section), "relay %s", cfg->relays[i].name);
 		if (!cfg->relays[i].has_endpoint || !cfg->relays[i].has_key) {
 			snprintf(err, err_size, "%s: [relay %s] needs both 'endpoint = IP:PORT' and "
-				 "'public_key = BASE64'", path, cfg->relays[i].name);
+				 "'public_key = BASE64'",
+				 ntm_conf_where(where, sizeof(where), path, section, NULL),
+				 cfg->relays[i].name);
 			return -1;
 		}
 	}
@@ -216,32 +226,37 @@ static bool vip_prefix_usable(const struct ntm_prefix *p)
 
 static int check_config(const struct dc_config *cfg, const char *path, char *err, size_t err_size)
 {
+	char where[NTM_CONF_WHERE_MAX];
+
 	if (!ntm_msg_fqdn_valid(cfg->domain)) {
 		snprintf(err, err_size, "%s: [dc] domain '%s' is not a valid lower-case DNS "
-			 "domain", path, cfg->domain);
+			 "domain", ntm_conf_where(where, sizeof(where), path, "dc", "domain"), cfg->domain);
 		return -1;
 	}
 	if (!vip_prefix_usable(&cfg->vip_prefix)) {
 		snprintf(err, err_size, "%s: [dc] vip_prefix must be a unicast prefix of /8 or "
 			 "longer for IPv4 (/32 or longer for IPv6), outside loopback and multicast: "
-			 "nodes route it into their tunnel device", path);
+			 "nodes route it into their tunnel device", ntm_conf_where(where, sizeof(where), path, "dc", "vip_prefix"));
 		return -1;
 	}
 	if (ntm_prefix_size(&cfg->vip_prefix) < 4) {
 		snprintf(err, err_size, "%s: [dc] vip_prefix is too small: use a prefix of at "
-			 "least 4 addresses (/30 or shorter for IPv4)", path);
+			 "least 4 addresses (/30 or shorter for IPv4)",
+			 ntm_conf_where(where, sizeof(where), path, "dc", "vip_prefix"));
 		return -1;
 	}
 	if (cfg->offline_after_s <= cfg->keepalive_interval_s) {
 		snprintf(err, err_size, "%s: [dc] offline_after (%llu s) must be longer than "
-			 "keepalive_interval (%llu s), or every node would go offline", path,
+			 "keepalive_interval (%llu s), or every node would go offline",
+			 ntm_conf_where(where, sizeof(where), path, "dc", "offline_after"),
 			 (unsigned long long)cfg->offline_after_s,
 			 (unsigned long long)cfg->keepalive_interval_s);
 		return -1;
 	}
 	if (cfg->n_peers > 0 && cfg->fed_listen[0] == '\0') {
 		snprintf(err, err_size, "%s: [peer] sections need [federation] listen = "
-			 "IP:PORT, because peers deliver their answers there", path);
+			 "IP:PORT, because peers deliver their answers there",
+			 ntm_conf_where(where, sizeof(where), path, "federation", "listen"));
 		return -1;
 	}
 	if (check_relays(cfg, path, err, err_size) < 0)

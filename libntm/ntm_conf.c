@@ -42,6 +42,11 @@ struct conf_state {
 
 	int err_line;              /* line of the first error, 0 while none */
 	char err_msg[NTM_CONF_ERR_MAX];
+
+	/* ntm_conf_where: the option looked for and the line that sets it. */
+	const char *find_section;
+	const char *find_name;
+	int found_line;
 };
 
 static void append(char *buf, size_t size, size_t *pos, const char *fmt, ...)
@@ -563,6 +568,32 @@ int ntm_conf_load(const char *path, const struct ntm_conf_schema *schema, void *
 out:
 	free_state(&st);
 	return rc;
+}
+
+static int on_find(void *user, const char *section, const char *name, const char *value)
+{
+	struct conf_state *st = user;
+
+	if (st->found_line == 0 && strcmp(section, st->find_section) == 0 &&
+	    (!st->find_name || strcmp(name, st->find_name) == 0))
+		st->found_line = st->line;
+	return 1;
+}
+
+const char *ntm_conf_where(char *out, size_t size, const char *path, const char *section,
+			   const char *name)
+{
+	struct conf_state st = { .path = path, .find_section = section, .find_name = name };
+
+	st.file = fopen(path, "re");
+	if (st.file)
+		ini_parse_stream(read_line, &st, on_find, &st);
+	if (st.found_line > 0)
+		snprintf(out, size, "%s:%d", path, st.found_line);
+	else
+		snprintf(out, size, "%s", path);
+	free_state(&st);
+	return out;
 }
 
 void ntm_conf_free(const struct ntm_conf_schema *schema, void *cfg)

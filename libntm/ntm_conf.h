@@ -58,6 +58,18 @@ struct ntm_conf_schema {
  */
 int ntm_conf_load(const char *path, const struct ntm_conf_schema *schema, void *cfg,
 		  char *err, size_t err_size);
+/*
+ * Writes "path:line" of the line that sets option name in [section] into
+ * out (with name NULL, the section's first option), or "path" alone when
+ * the file does not set it (a default applies).
+ * For errors found after ntm_conf_load, such as two options that do not
+ * fit together. Returns out.
+ */
+const char *ntm_conf_where(char *out, size_t size, const char *path, const char *section,
+			   const char *name);
+/* Size of a buffer for ntm_conf_where: a path and a line number. */
+#define NTM_CONF_WHERE_MAX (4096 + 16)
+
 /* Frees the NTM_CONF_STRING fields of cfg. */
 void ntm_conf_free(const struct ntm_conf_schema *schema, void *cfg);
 

@@ -52,29 +52,33 @@ static const struct ntm_conf_schema nd_schema = {
 
 int nd_conf_load(struct nd_config *cfg, const char *path, char *err, size_t err_size)
 {
+	char where[NTM_CONF_WHERE_MAX];
+
 	memset(cfg, 0, sizeof(*cfg));
 	if (ntm_conf_load(path, &nd_schema, cfg, err, err_size) < 0)
 		return -1;
 	if (!ntm_msg_fqdn_valid(cfg->fqdn)) {
 		snprintf(err, err_size, "%s: [node] fqdn '%s' is not a valid lower-case DNS name",
-			 path, cfg->fqdn);
+			 ntm_conf_where(where, sizeof(where), path, "node", "fqdn"), cfg->fqdn);
 		return -1;
 	}
 	uint8_t key[NTM_KEY_LEN];
 
 	if (ntm_key_from_base64(key, cfg->dc_public_key) < 0) {
 		snprintf(err, err_size, "%s: [node] dc_public_key is not the base64 of a 32-byte "
-			 "key; copy it from the DC's key file's .pub", path);
+			 "key; copy it from the DC's key file's .pub",
+			 ntm_conf_where(where, sizeof(where), path, "node", "dc_public_key"));
 		return -1;
 	}
 	if (strncmp(cfg->ipc, "ipc://", 6) != 0 && cfg->ipc[0] != '\0') {
 		snprintf(err, err_size, "%s: [ipc] path '%s' must start with ipc:// (or be empty)",
-			 path, cfg->ipc);
+			 ntm_conf_where(where, sizeof(where), path, "ipc", "path"), cfg->ipc);
 		return -1;
 	}
 	if (strlen(cfg->tun_name) >= IFNAMSIZ || strchr(cfg->tun_name, '/')) {
 		snprintf(err, err_size, "%s: [node] tun_name '%s' must be an interface name of at "
-			 "most %d characters without '/'", path, cfg->tun_name, IFNAMSIZ - 1);
+			 "most %d characters without '/'", ntm_conf_where(where, sizeof(where), path, "node", "tun_name"),
+			 cfg->tun_name, IFNAMSIZ - 1);
 		return -1;
 	}
 	return 0;

@@ -115,21 +115,27 @@ static const struct ntm_conf_schema rs_schema = {
 
 static int check_dcs(const struct rs_config *cfg, const char *path, char *err, size_t err_size)
 {
+	char where[NTM_CONF_WHERE_MAX], section[NTM_CONF_ERR_MAX];
+
 	if (cfg->n_dcs == 0) {
 		snprintf(err, err_size, "%s: no [dc NAME] section: add one with 'public_key = "
 			 "BASE64' for each DC allowed to allocate relay sessions", path);
 		return -1;
 	}
 	for (size_t i = 0; i < cfg->n_dcs; i++) {
+		snprintf(section, sizeof(section), "dc %s", cfg->dcs[i].name);
 		if (!cfg->dcs[i].has_key) {
 			snprintf(err, err_size, "%s: [dc %s] needs 'public_key = BASE64', the DC's "
-				 "public key", path, cfg->dcs[i].name);
+				 "public key", ntm_conf_where(where, sizeof(where), path, section, NULL),
+				 cfg->dcs[i].name);
 			return -1;
 		}
 		for (size_t j = 0; j < i; j++) {
 			if (memcmp(cfg->dcs[i].key, cfg->dcs[j].key, NTM_KEY_LEN) == 0) {
 				snprintf(err, err_size, "%s: [dc %s] and [dc %s] have the same "
-					 "public_key; give each DC its own key", path,
+					 "public_key; give each DC its own key",
+					 ntm_conf_where(where, sizeof(where), path, section,
+							"public_key"),
 					 cfg->dcs[j].name, cfg->dcs[i].name);
 				return -1;
 			}
@@ -150,14 +156,18 @@ static bool ip_unspecified(const struct ntm_ip *ip)
 static int check_config(const struct rs_config *cfg, const char *path, char *err,
 			size_t err_size)
 {
+	char where[NTM_CONF_WHERE_MAX];
+
 	if (ip_unspecified(&cfg->public_endpoint.ip) || cfg->public_endpoint.port == 0) {
 		snprintf(err, err_size, "%s: [rs] public_endpoint must be the address and port "
-			 "nodes reach the relay at, not an unspecified address or port 0", path);
+			 "nodes reach the relay at, not an unspecified address or port 0",
+			 ntm_conf_where(where, sizeof(where), path, "rs", "public_endpoint"));
 		return -1;
 	}
 	if (cfg->idle_timeout_s > cfg->max_idle_timeout_s) {
 		snprintf(err, err_size, "%s: [rs] idle_timeout (%llu s) is above max_idle_timeout "
-			 "(%llu s); lower idle_timeout or raise max_idle_timeout", path,
+			 "(%llu s); lower idle_timeout or raise max_idle_timeout",
+			 ntm_conf_where(where, sizeof(where), path, "rs", "idle_timeout"),
 			 (unsigned long long)cfg->idle_timeout_s,
 			 (unsigned long long)cfg->max_idle_timeout_s);
 		return -1;

@@ -537,6 +537,38 @@ static void parse_bool_words(void **state)
 	assert_string_equal(err, "expected yes or no (or true/false, on/off, 1/0)");
 }
 
+/* Errors found after loading name the line of the option they concern. */
+static void conf_where_line(void **state)
+{
+	struct fixture *fx = *state;
+	char where[NTM_CONF_WHERE_MAX], expected[sizeof(fx->path) + 16];
+
+	write_file(fx, "# comment\n[dc]\nlisten = 192.0.2.1\n\ndomain = a.example\n"
+		       "[peer b.example]\nendpoint = 192.0.2.2:47810\n");
+	snprintf(expected, sizeof(expected), "%s:5", fx->path);
+	assert_string_equal(ntm_conf_where(where, sizeof(where), fx->path, "dc", "domain"),
+			    expected);
+	snprintf(expected, sizeof(expected), "%s:7", fx->path);
+	assert_string_equal(ntm_conf_where(where, sizeof(where), fx->path, "peer b.example", NULL),
+			    expected);
+}
+
+/* An option the file does not set, or a file that is gone, gives the path. */
+static void conf_where_unset(void **state)
+{
+	struct fixture *fx = *state;
+	char where[NTM_CONF_WHERE_MAX];
+
+	write_file(fx, "[dc]\nlisten = 192.0.2.1\n");
+	assert_string_equal(ntm_conf_where(where, sizeof(where), fx->path, "dc", "domain"),
+			    fx->path);
+	assert_string_equal(ntm_conf_where(where, sizeof(where), fx->path, "admin", "listen"),
+			    fx->path);
+	unlink(fx->path);
+	assert_string_equal(ntm_conf_where(where, sizeof(where), fx->path, "dc", "listen"),
+			    fx->path);
+}
+
 #define TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -570,6 +602,8 @@ int main(void)
 		TEST(conf_first_error_wins),
 		TEST(conf_line_too_long),
 		TEST(conf_indented_continuation),
+		TEST(conf_where_line),
+		TEST(conf_where_unset),
 		TEST(parse_uint_bounds),
 		TEST(parse_bool_words),
 	};
