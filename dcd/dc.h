@@ -71,6 +71,9 @@ struct dc_session {
 	 * does not start a second direction. */
 	uint64_t direction_rids[4];
 	unsigned direction_rid_next;
+	/* Direction Requests of this node, which each cost a store lookup, two
+	 * Route Directions and perhaps a relay allocation. */
+	struct ntm_ratelimit direction_limit;
 	uint64_t last_seen_mono_ms;
 };
 
@@ -129,6 +132,7 @@ struct dc {
 	uint64_t registrations;
 	uint64_t enrolments, revocations;   /* through the admin API */
 	uint64_t directions;
+	uint64_t directions_limited;    /* Direction Requests responded to with LIMIT */
 	struct dc_direction_rec direction_log[DC_DIRECTION_LOG];   /* index directions % N */
 	struct ntm_ratelimit drop_log;
 };

@@ -478,6 +478,9 @@ static void node_metrics(struct dc *dc, struct ntm_metrics *m)
 	ntm_metrics_counter(m, "ntm_dc_route_directions_total",
 			    "Tunnel set-ups this DC directed (a Route Direction pair each).",
 			    dc->directions);
+	ntm_metrics_counter(m, "ntm_dc_directions_limited_total",
+			    "Direction Requests responded to with LIMIT: over 16 per second from one "
+			    "node, after a burst of 32.", dc->directions_limited);
 	ntm_metrics_family(m, "ntm_dc_packets_dropped_total", NTM_METRIC_COUNTER,
 			   "Control packets dropped, by reason.");
 	for (int i = 0; i < DC_DROP_COUNT; i++)

@@ -391,6 +391,28 @@ static bool start_with_relay(struct dc *dc, const struct direction_ctx *ctx)
 	return false;
 }
 
+/* Direction Requests a node may send at once, and per second after that. A
+ * node that opens tunnels to up to 32 peers at once is not slowed down, and
+ * one that floods the DC gets ERROR_CODE_LIMIT. */
+#define DC_DIRECTION_BURST 32
+#define DC_DIRECTION_PER_SECOND 16
+
+static bool direction_allowed(struct dc *dc, struct dc_session *s, uint64_t request_id)
+{
+	if (s->direction_limit.burst == 0)
+		s->direction_limit = (struct ntm_ratelimit)NTM_RATELIMIT_INIT(
+			DC_DIRECTION_BURST, DC_DIRECTION_PER_SECOND);
+	if (ntm_ratelimit_allow(&s->direction_limit, ntm_now_ms()))
+		return true;
+	dc->directions_limited++;
+	if (ntm_log_enabled(NTM_LOG_DEBUG) && ntm_ratelimit_allow(&dc->drop_log, ntm_now_ms()))
+		log_debug("%s: Direction Request over %d per second, responded with LIMIT",
+			  s->node.fqdn, DC_DIRECTION_PER_SECOND);
+	dc_send_error(dc, s, request_id, NTM__ERROR_CODE__ERROR_CODE_LIMIT,
+		      "too many Direction Requests; retry in a second");
+	return false;
+}
+
 static bool request_seen(const struct dc_session *s, uint64_t request_id)
 {
 	const size_t n = sizeof(s->direction_rids) / sizeof(s->direction_rids[0]);
@@ -417,6 +439,8 @@ void dc_handle_direction_request(struct dc *dc, struct dc_session *s, uint64_t r
 
 	if (request_seen(s, request_id))
 		return;   /* its Route Direction is being retransmitted already */
+	if (!direction_allowed(dc, s, request_id))
+		return;
 
 	memset(&ctx, 0, sizeof(ctx));
 	bool found = find_peer(dc, req->peer_key.data, &ctx.peer, ctx.domain, sizeof(ctx.domain),

@@ -410,6 +410,42 @@ static void direction_request_repeated(void **state)
 	side_down(&peer);
 }
 
+/* A node may send 32 Direction Requests at once and 16 per second after
+ * that; a flood gets ERROR_CODE_LIMIT instead of store lookups. */
+static void direction_flood_limited(void **state)
+{
+	struct ntm_keypair stranger;
+	Ntm__Envelope env = NTM__ENVELOPE__INIT;
+	Ntm__DirectionRequest req = NTM__DIRECTION_REQUEST__INIT;
+	Ntm__Envelope *answer;
+	struct side flooder;
+	unsigned not_found = 0, limited = 0;
+
+	side_up(&flooder, "fl1", "127.0.0.1", NULL, 0);
+	ntm_keypair_generate(&stranger);
+	req.peer_key.data = stranger.pub;
+	req.peer_key.len = NTM_KEY_LEN;
+	env.protocol_version = NTM_PROTOCOL_VERSION;
+	env.body_case = NTM__ENVELOPE__BODY_DIRECTION_REQUEST;
+	env.direction_request = &req;
+	for (unsigned i = 0; i < 64; i++) {
+		env.request_id = 0xf100 + i;
+		assert_int_equal(ntm_testnode_send(&flooder.node, &env), 0);
+	}
+	while ((answer = ntm_testnode_recv_body(&flooder.node, NTM__ENVELOPE__BODY_ERROR,
+						ITEST_ANSWER_MS))) {
+		not_found += answer->error->code == NTM__ERROR_CODE__ERROR_CODE_NOT_FOUND;
+		limited += answer->error->code == NTM__ERROR_CODE__ERROR_CODE_LIMIT;
+		ntm_msg_free(answer);
+		if (not_found + limited == 64)
+			break;
+	}
+	assert_int_equal(not_found + limited, 64);
+	assert_true(not_found >= 32);
+	assert_true(limited > 0);
+	side_down(&flooder);
+}
+
 /* Counts the Route Directions with direction_id until timeout_ms passes. */
 static unsigned count_directions(struct ntm_testnode *node, uint64_t id, int timeout_ms)
 {
@@ -466,6 +502,7 @@ int main(void)
 		cmocka_unit_test(direction_unknown_peer),
 		cmocka_unit_test(direction_peer_offline),
 		cmocka_unit_test(direction_request_repeated),
+		cmocka_unit_test(direction_flood_limited),
 		cmocka_unit_test(retransmit_until_acked),
 		cmocka_unit_test(retransmit_gives_up),
 	};
