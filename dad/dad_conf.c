@@ -29,12 +29,8 @@ static const struct ntm_conf_option dad_options[] = {
 	    "TCP port the translating proxy listens on (players never see it)"),
 	OPT("dad", "max_connections", NTM_CONF_UINT, max_connections, 1, 4096, "256",
 	    "proxied connections at once; more are refused with 503"),
-	OPT("dad", "log_level", NTM_CONF_LOG_LEVEL, log_level, 0, 0, "info",
-	    "error, warning, info or debug"),
-	OPT("admin", "listen", NTM_CONF_ENDPOINT, admin_listen, DAD_ADMIN_DEFAULT_PORT, 0,
-	    "127.0.0.1:47883", "TCP address and port of the admin HTTP API"),
-	OPT("admin", "token_file", NTM_CONF_STRING, admin_token_file, 0, 0, NULL,
-	    "file whose first line is the admin API bearer token (mode 0600)"),
+	NTM_CONF_LOG_LEVEL_OPTION("dad", struct dad_config),
+	NTM_CONF_ADMIN_OPTIONS(struct dad_config, DAD_ADMIN_DEFAULT_PORT),
 };
 
 static const struct ntm_conf_schema dad_schema = {

@@ -26,16 +26,9 @@ static const struct ntm_conf_option dc_options[] = {
 	    "seconds between a node's keep-alives, sent to nodes at registration"),
 	OPT("dc", "offline_after", NTM_CONF_UINT, offline_after_s, 5, 86400, "60",
 	    "seconds without an authenticated packet before a node is marked offline"),
-	OPT("dc", "log_level", NTM_CONF_LOG_LEVEL, log_level, 0, 0, "info",
-	    "error, warning, info or debug"),
-	OPT("admin", "listen", NTM_CONF_ENDPOINT, admin_listen, DC_ADMIN_DEFAULT_PORT, 0,
-	    "127.0.0.1:47880", "TCP address and port of the admin HTTP API"),
-	OPT("admin", "token_file", NTM_CONF_STRING, admin_token_file, 0, 0, NULL,
-	    "file whose first line is the admin API bearer token (mode 0600)"),
-	OPT("admin", "cert_file", NTM_CONF_STRING, admin_cert_file, 0, 0, "",
-	    "PEM certificate chain for HTTPS on the admin API; empty for plain HTTP"),
-	OPT("admin", "key_file", NTM_CONF_STRING, admin_key_file, 0, 0, "",
-	    "PEM private key of cert_file (mode 0600); empty for plain HTTP"),
+	NTM_CONF_LOG_LEVEL_OPTION("dc", struct dc_config),
+	NTM_CONF_ADMIN_OPTIONS(struct dc_config, DC_ADMIN_DEFAULT_PORT),
+	NTM_CONF_ADMIN_TLS_OPTIONS(struct dc_config),
 	OPT("federation", "listen", NTM_CONF_STRING, fed_listen, 0, 0, "",
 	    "TCP address:port for federated DCs (ZeroMQ with CURVE); empty to disable"),
 };
@@ -60,10 +53,8 @@ static int peer_option(void *arg, const char *section, const char *name, const c
 		       char *err, size_t err_size)
 {
 	struct dc_config *cfg = arg;
-	const char *domain = section + strlen("peer");
+	const char *domain = ntm_conf_subsection(section, "peer");
 
-	while (*domain == ' ')
-		domain++;
 	if (!ntm_msg_fqdn_valid(domain)) {
 		snprintf(err, err_size, "invalid section [%s]: expected [peer DOMAIN] with a "
 			 "lower-case DNS domain", section);
@@ -119,11 +110,9 @@ static struct dc_relay_conf *relay_conf_get(struct dc_config *cfg, const char *n
 static int relay_option(struct dc_config *cfg, const char *section, const char *name,
 			const char *value, char *err, size_t err_size)
 {
-	const char *rs = section + strlen("relay");
+	const char *rs = ntm_conf_subsection(section, "relay");
 	struct dc_relay_conf *r;
 
-	while (*rs == ' ')
-		rs++;
 	if (*rs == '\0' || strlen(rs) >= sizeof(r->name)) {
 		snprintf(err, err_size, "invalid section [%s]: expected [relay NAME] with a name "
 			 "of 1 to 63 characters", section);

@@ -289,6 +289,15 @@ static bool first_word_is(const char *section, const char *prefix)
 	return strncmp(section, prefix, len) == 0 && (section[len] == ' ' || section[len] == '\0');
 }
 
+const char *ntm_conf_subsection(const char *section, const char *prefix)
+{
+	const char *name = section + strlen(prefix);
+
+	while (*name == ' ')
+		name++;
+	return name;
+}
+
 /* True when the first word of section is one of the dynamic section prefixes. */
 static bool section_is_dynamic(const struct ntm_conf_schema *schema, const char *section)
 {

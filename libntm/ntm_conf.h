@@ -34,12 +34,47 @@ struct ntm_conf_option {
 };
 
 /*
+ * Table entries every daemon shares. type is the daemon's config struct, which
+ * must have the fields these entries fill: log_level, admin_listen and
+ * admin_token_file, and for the TLS options admin_cert_file and admin_key_file.
+ */
+#define NTM_CONF_LOG_LEVEL_OPTION(section, type)                                             \
+	{ section, "log_level", NTM_CONF_LOG_LEVEL, offsetof(type, log_level), 0, 0, "info", \
+	  "error, warning, info or debug" }
+
+/* [admin] listen, by default on 127.0.0.1 at port, and the required
+ * token_file. port must be a decimal integer literal, or a macro that expands
+ * to one, because it also spells the default text. */
+#define NTM_CONF_ADMIN_OPTIONS(type, port)                                                   \
+	{ "admin", "listen", NTM_CONF_ENDPOINT, offsetof(type, admin_listen), port, 0,       \
+	  "127.0.0.1:" NTM_CONF_STRINGIFY(port),                                             \
+	  "TCP address and port of the admin HTTP API" },                                    \
+	{ "admin", "token_file", NTM_CONF_STRING, offsetof(type, admin_token_file), 0, 0,    \
+	  NULL, "file whose first line is the admin API bearer token (mode 0600)" }
+
+/* [admin] cert_file and key_file: HTTPS on the admin API when both are set. */
+#define NTM_CONF_ADMIN_TLS_OPTIONS(type)                                                     \
+	{ "admin", "cert_file", NTM_CONF_STRING, offsetof(type, admin_cert_file), 0, 0, "",  \
+	  "PEM certificate chain for HTTPS on the admin API; empty for plain HTTP" },        \
+	{ "admin", "key_file", NTM_CONF_STRING, offsetof(type, admin_key_file), 0, 0, "",    \
+	  "PEM private key of cert_file (mode 0600); empty for plain HTTP" }
+
+/* Expands macros in x, then makes the result a string literal. */
+#define NTM_CONF_STRINGIFY(x) NTM_CONF_STRINGIFY_LITERAL(x)
+#define NTM_CONF_STRINGIFY_LITERAL(x) #x
+
+/*
  * Handles sections the table does not list, such as repeated "[peer NAME]"
  * sections: called for every key of a section whose name starts with
  * prefix. Returns 0, or -1 after writing why (without file:line) into err.
  */
 typedef int (*ntm_conf_section_cb)(void *cfg, const char *section, const char *name,
 				   const char *value, char *err, size_t err_size);
+
+/* Returns the subsection name of a dynamic section whose first word is
+ * prefix: what follows that word and its spaces, "b.example" for
+ * "peer b.example", "" for "peer". */
+const char *ntm_conf_subsection(const char *section, const char *prefix);
 
 struct ntm_conf_schema {
 	const struct ntm_conf_option *options;

@@ -17,8 +17,7 @@ static const struct ntm_conf_option rs_options[] = {
 	    "IP:PORT nodes send to, as they reach the relay, for example 203.0.113.5:47820"),
 	OPT("rs", "private_key_file", NTM_CONF_STRING, private_key_file, 0, 0, NULL,
 	    "file with the relay's private key, made by 'ntm-keygen FILE'"),
-	OPT("rs", "log_level", NTM_CONF_LOG_LEVEL, log_level, 0, 0, "info",
-	    "error, warning, info or debug"),
+	NTM_CONF_LOG_LEVEL_OPTION("rs", struct rs_config),
 	OPT("rs", "max_sessions", NTM_CONF_UINT, max_sessions, 1, 1000000, "4096",
 	    "live relay sessions in total"),
 	OPT("rs", "max_sessions_per_dc", NTM_CONF_UINT, max_sessions_per_dc, 1, 1000000, "4096",
@@ -31,14 +30,8 @@ static const struct ntm_conf_option rs_options[] = {
 	    "longest idle timeout in seconds a DC may ask for; longer requests get this"),
 	OPT("alloc", "listen", NTM_CONF_ENDPOINT, alloc_listen, RS_ALLOC_DEFAULT_PORT, 0,
 	    "0.0.0.0:47821", "TCP address and port the DCs allocate sessions on (ZeroMQ, CURVE)"),
-	OPT("admin", "listen", NTM_CONF_ENDPOINT, admin_listen, RS_ADMIN_DEFAULT_PORT, 0,
-	    "127.0.0.1:47882", "TCP address and port of the admin HTTP API"),
-	OPT("admin", "token_file", NTM_CONF_STRING, admin_token_file, 0, 0, NULL,
-	    "file whose first line is the admin API bearer token (mode 0600)"),
-	OPT("admin", "cert_file", NTM_CONF_STRING, admin_cert_file, 0, 0, "",
-	    "PEM certificate chain for HTTPS on the admin API; empty for plain HTTP"),
-	OPT("admin", "key_file", NTM_CONF_STRING, admin_key_file, 0, 0, "",
-	    "PEM private key of cert_file (mode 0600); empty for plain HTTP"),
+	NTM_CONF_ADMIN_OPTIONS(struct rs_config, RS_ADMIN_DEFAULT_PORT),
+	NTM_CONF_ADMIN_TLS_OPTIONS(struct rs_config),
 };
 
 static bool dc_name_valid(const char *name)
@@ -77,11 +70,9 @@ static int dc_option(void *arg, const char *section, const char *name, const cha
 		     char *err, size_t err_size)
 {
 	struct rs_config *cfg = arg;
-	const char *dc_name = section + strlen("dc");
+	const char *dc_name = ntm_conf_subsection(section, "dc");
 	struct rs_dc_conf *d;
 
-	while (*dc_name == ' ')
-		dc_name++;
 	if (!dc_name_valid(dc_name)) {
 		snprintf(err, err_size, "invalid section [%s]: expected [dc NAME] with a name of 1 "
 			 "to %d letters, digits, '.', '_' or '-'", section, RS_DC_NAME_MAX);

@@ -15,8 +15,7 @@
 static const struct ntm_conf_option ssdp_options[] = {
 	OPT("ssdpd", "mode", NTM_CONF_STRING, mode_name, 0, 0, NULL,
 	    "'player' on a player's node, 'home' in the home network next to ntm-dad"),
-	OPT("ssdpd", "log_level", NTM_CONF_LOG_LEVEL, log_level, 0, 0, "info",
-	    "error, warning, info or debug"),
+	NTM_CONF_LOG_LEVEL_OPTION("ssdpd", struct ssdpd_config),
 	OPT("ssdpd", "noded_ipc", NTM_CONF_STRING, noded_ipc, 0, 0, "ipc:///run/ntm/noded.ipc",
 	    "player mode: ZeroMQ ipc:// address of ntm-noded's local socket"),
 	OPT("ssdpd", "agent_fqdn", NTM_CONF_STRING, agent_fqdn, 0, 0, "",
@@ -33,10 +32,7 @@ static const struct ntm_conf_option ssdp_options[] = {
 	    "prefixes)"),
 	OPT("ssdpd", "search_interval", NTM_CONF_UINT, search_interval_s, 10, 3600, "60",
 	    "home mode: seconds between searches of the home LAN"),
-	OPT("admin", "listen", NTM_CONF_ENDPOINT, admin_listen, SSDPD_ADMIN_DEFAULT_PORT, 0,
-	    "127.0.0.1:47884", "TCP address and port of the admin HTTP API"),
-	OPT("admin", "token_file", NTM_CONF_STRING, admin_token_file, 0, 0, NULL,
-	    "file whose first line is the admin API bearer token (mode 0600)"),
+	NTM_CONF_ADMIN_OPTIONS(struct ssdpd_config, SSDPD_ADMIN_DEFAULT_PORT),
 };
 
 static const struct ntm_conf_schema ssdp_schema = {
