@@ -47,19 +47,37 @@ static int parse_allow(struct dad *dad, const char *path, char *err, size_t err_
 	dad->n_allow = 0;
 	for (char *tok = strtok_r(copy, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
 		if (!ntm_msg_fqdn_valid(tok) || dad->n_allow == DAD_MAX_ALLOW) {
-			snprintf(err, err_size, "%s: [dad] allow: '%s' is not a lower-case FQDN or "
-				 "domain, or more than %d entries", ntm_conf_where(where, sizeof(where), path, "dad", "allow"), tok,
+			snprintf(err, err_size,
+				 "%s: [dad] allow: '%s' is not a lower-case FQDN or "
+				 "domain, or more than %d entries",
+				 ntm_conf_where(where, sizeof(where), path, "dad", "allow"), tok,
 				 DAD_MAX_ALLOW);
 			return -1;
 		}
 		snprintf(dad->allow[dad->n_allow++], sizeof(dad->allow[0]), "%s", tok);
 	}
 	if (dad->n_allow == 0) {
-		snprintf(err, err_size, "%s: [dad] allow is empty; name the nodes or domains "
-			 "whose players may use the Agent", ntm_conf_where(where, sizeof(where), path, "dad", "allow"));
+		snprintf(err, err_size,
+			 "%s: [dad] allow is empty; name the nodes or domains "
+			 "whose players may use the Agent",
+			 ntm_conf_where(where, sizeof(where), path, "dad", "allow"));
 		return -1;
 	}
 	return 0;
+}
+
+/* Checks that the value of option name is an ipc:// endpoint with a path. */
+static int check_ipc(const char *value, const char *name, const char *path, char *err,
+		     size_t err_size)
+{
+	char where[NTM_CONF_WHERE_MAX];
+
+	if (strncmp(value, "ipc://", 6) == 0 && value[6] != '\0')
+		return 0;
+	snprintf(err, err_size, "%s: [dad] %s '%.200s' is invalid: expected ipc://PATH, for "
+		 "example ipc:///run/ntm/noded.ipc",
+		 ntm_conf_where(where, sizeof(where), path, "dad", name), name, value);
+	return -1;
 }
 
 int dad_conf_load(struct dad *dad, const char *path, char *err, size_t err_size)
@@ -71,9 +89,13 @@ int dad_conf_load(struct dad *dad, const char *path, char *err, size_t err_size)
 		return -1;
 	if (strlen(dad->cfg.tun_interface) >= IFNAMSIZ) {
 		snprintf(err, err_size, "%s: [dad] tun_interface is longer than %d characters",
-			 ntm_conf_where(where, sizeof(where), path, "dad", "tun_interface"), IFNAMSIZ - 1);
+			 ntm_conf_where(where, sizeof(where), path, "dad", "tun_interface"),
+			 IFNAMSIZ - 1);
 		return -1;
 	}
+	if (check_ipc(dad->cfg.noded_ipc, "noded_ipc", path, err, err_size) < 0 ||
+	    check_ipc(dad->cfg.ssdpd_ipc, "ssdpd_ipc", path, err, err_size) < 0)
+		return -1;
 	return parse_allow(dad, path, err, err_size);
 }
 

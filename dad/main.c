@@ -187,7 +187,8 @@ static int start_proxy(struct dad *dad, char *err, size_t err_size)
 		char where[NTM_CONF_WHERE_MAX];
 
 		snprintf(err, err_size, "%s: [dad] lan_address must be an IPv4 address",
-			 ntm_conf_where(where, sizeof(where), dad->config_path, "dad", "lan_address"));
+			 ntm_conf_where(where, sizeof(where), dad->config_path, "dad",
+					"lan_address"));
 		return -1;
 	}
 	memcpy(&pc.lan_addr, dad->cfg.lan_address.ip.bytes, 4);

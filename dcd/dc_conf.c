@@ -169,15 +169,19 @@ static int check_peers(const struct dc_config *cfg, const char *path, char *err,
 
 		snprintf(section, sizeof(section), "peer %s", p->domain);
 		if (!p->has_endpoint || !p->has_key) {
-			snprintf(err, err_size, "%s: [peer %s] needs both 'endpoint = IP:PORT' and "
-				 "'public_key = BASE64'", ntm_conf_where(where, sizeof(where), path, section, NULL),
+			snprintf(err, err_size,
+				 "%s: [peer %s] needs both 'endpoint = IP:PORT' and "
+				 "'public_key = BASE64'",
+				 ntm_conf_where(where, sizeof(where), path, section, NULL),
 				 p->domain);
 			return -1;
 		}
 		if (strcmp(p->domain, cfg->domain) == 0) {
-			snprintf(err, err_size, "%s: [peer %s] names this DC's own domain; list "
+			snprintf(err, err_size,
+				 "%s: [peer %s] names this DC's own domain; list "
 				 "only other DCs as peers",
-				 ntm_conf_where(where, sizeof(where), path, section, NULL), p->domain);
+				 ntm_conf_where(where, sizeof(where), path, section, NULL),
+				 p->domain);
 			return -1;
 		}
 	}
@@ -192,7 +196,8 @@ static int check_relays(const struct dc_config *cfg, const char *path, char *err
 	for (size_t i = 0; i < cfg->n_relays; i++) {
 		snprintf(section, sizeof(section), "relay %s", cfg->relays[i].name);
 		if (!cfg->relays[i].has_endpoint || !cfg->relays[i].has_key) {
-			snprintf(err, err_size, "%s: [relay %s] needs both 'endpoint = IP:PORT' and "
+			snprintf(err, err_size,
+				 "%s: [relay %s] needs both 'endpoint = IP:PORT' and "
 				 "'public_key = BASE64'",
 				 ntm_conf_where(where, sizeof(where), path, section, NULL),
 				 cfg->relays[i].name);
@@ -218,24 +223,31 @@ static int check_config(const struct dc_config *cfg, const char *path, char *err
 	char where[NTM_CONF_WHERE_MAX];
 
 	if (!ntm_msg_fqdn_valid(cfg->domain)) {
-		snprintf(err, err_size, "%s: [dc] domain '%s' is not a valid lower-case DNS "
-			 "domain", ntm_conf_where(where, sizeof(where), path, "dc", "domain"), cfg->domain);
+		snprintf(err, err_size,
+			 "%s: [dc] domain '%s' is not a valid lower-case DNS "
+			 "domain",
+			 ntm_conf_where(where, sizeof(where), path, "dc", "domain"), cfg->domain);
 		return -1;
 	}
 	if (!vip_prefix_usable(&cfg->vip_prefix)) {
-		snprintf(err, err_size, "%s: [dc] vip_prefix must be a unicast prefix of /8 or "
-			 "longer for IPv4 (/32 or longer for IPv6), outside loopback and multicast: "
-			 "nodes route it into their tunnel device", ntm_conf_where(where, sizeof(where), path, "dc", "vip_prefix"));
+		snprintf(
+			err, err_size,
+			"%s: [dc] vip_prefix must be a unicast prefix of /8 or "
+			"longer for IPv4 (/32 or longer for IPv6), outside loopback and multicast: "
+			"nodes route it into their tunnel device",
+			ntm_conf_where(where, sizeof(where), path, "dc", "vip_prefix"));
 		return -1;
 	}
 	if (ntm_prefix_size(&cfg->vip_prefix) < 4) {
-		snprintf(err, err_size, "%s: [dc] vip_prefix is too small: use a prefix of at "
+		snprintf(err, err_size,
+			 "%s: [dc] vip_prefix is too small: use a prefix of at "
 			 "least 4 addresses (/30 or shorter for IPv4)",
 			 ntm_conf_where(where, sizeof(where), path, "dc", "vip_prefix"));
 		return -1;
 	}
 	if (cfg->offline_after_s <= cfg->keepalive_interval_s) {
-		snprintf(err, err_size, "%s: [dc] offline_after (%llu s) must be longer than "
+		snprintf(err, err_size,
+			 "%s: [dc] offline_after (%llu s) must be longer than "
 			 "keepalive_interval (%llu s), or every node would go offline",
 			 ntm_conf_where(where, sizeof(where), path, "dc", "offline_after"),
 			 (unsigned long long)cfg->offline_after_s,
@@ -243,7 +255,8 @@ static int check_config(const struct dc_config *cfg, const char *path, char *err
 		return -1;
 	}
 	if (cfg->n_peers > 0 && cfg->fed_listen[0] == '\0') {
-		snprintf(err, err_size, "%s: [peer] sections need [federation] listen = "
+		snprintf(err, err_size,
+			 "%s: [peer] sections need [federation] listen = "
 			 "IP:PORT, because peers deliver their answers there",
 			 ntm_conf_where(where, sizeof(where), path, "federation", "listen"));
 		return -1;

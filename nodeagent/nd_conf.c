@@ -58,7 +58,8 @@ int nd_conf_load(struct nd_config *cfg, const char *path, char *err, size_t err_
 	uint8_t key[NTM_KEY_LEN];
 
 	if (ntm_key_from_base64(key, cfg->dc_public_key) < 0) {
-		snprintf(err, err_size, "%s: [node] dc_public_key is not the base64 of a 32-byte "
+		snprintf(err, err_size,
+			 "%s: [node] dc_public_key is not the base64 of a 32-byte "
 			 "key; copy it from the DC's key file's .pub",
 			 ntm_conf_where(where, sizeof(where), path, "node", "dc_public_key"));
 		return -1;
@@ -69,8 +70,10 @@ int nd_conf_load(struct nd_config *cfg, const char *path, char *err, size_t err_
 		return -1;
 	}
 	if (strlen(cfg->tun_name) >= IFNAMSIZ || strchr(cfg->tun_name, '/')) {
-		snprintf(err, err_size, "%s: [node] tun_name '%s' must be an interface name of at "
-			 "most %d characters without '/'", ntm_conf_where(where, sizeof(where), path, "node", "tun_name"),
+		snprintf(err, err_size,
+			 "%s: [node] tun_name '%s' must be an interface name of at "
+			 "most %d characters without '/'",
+			 ntm_conf_where(where, sizeof(where), path, "node", "tun_name"),
 			 cfg->tun_name, IFNAMSIZ - 1);
 		return -1;
 	}

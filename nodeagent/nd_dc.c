@@ -392,9 +392,11 @@ int nd_dc_start(struct nd *nd, char *err, size_t err_size)
 	if (ntm_key_from_base64(nd->dc_key, nd->cfg.dc_public_key) < 0) {
 		char where[NTM_CONF_WHERE_MAX];
 
-		snprintf(err, err_size, "%s: [node] dc_public_key is not a base64 X25519 key; "
+		snprintf(err, err_size,
+			 "%s: [node] dc_public_key is not a base64 X25519 key; "
 			 "copy it from the DC's key file's .pub",
-			 ntm_conf_where(where, sizeof(where), nd->config_path, "node", "dc_public_key"));
+			 ntm_conf_where(where, sizeof(where), nd->config_path, "node",
+					"dc_public_key"));
 		return -1;
 	}
 	if (ntm_ctl_keys_derive(&nd->dc_ctl, &nd->key, nd->dc_key) < 0) {

@@ -116,14 +116,17 @@ static int check_dcs(const struct rs_config *cfg, const char *path, char *err, s
 	for (size_t i = 0; i < cfg->n_dcs; i++) {
 		snprintf(section, sizeof(section), "dc %s", cfg->dcs[i].name);
 		if (!cfg->dcs[i].has_key) {
-			snprintf(err, err_size, "%s: [dc %s] needs 'public_key = BASE64', the DC's "
-				 "public key", ntm_conf_where(where, sizeof(where), path, section, NULL),
+			snprintf(err, err_size,
+				 "%s: [dc %s] needs 'public_key = BASE64', the DC's "
+				 "public key",
+				 ntm_conf_where(where, sizeof(where), path, section, NULL),
 				 cfg->dcs[i].name);
 			return -1;
 		}
 		for (size_t j = 0; j < i; j++) {
 			if (memcmp(cfg->dcs[i].key, cfg->dcs[j].key, NTM_KEY_LEN) == 0) {
-				snprintf(err, err_size, "%s: [dc %s] and [dc %s] have the same "
+				snprintf(err, err_size,
+					 "%s: [dc %s] and [dc %s] have the same "
 					 "public_key; give each DC its own key",
 					 ntm_conf_where(where, sizeof(where), path, section,
 							"public_key"),
@@ -150,13 +153,15 @@ static int check_config(const struct rs_config *cfg, const char *path, char *err
 	char where[NTM_CONF_WHERE_MAX];
 
 	if (ip_unspecified(&cfg->public_endpoint.ip) || cfg->public_endpoint.port == 0) {
-		snprintf(err, err_size, "%s: [rs] public_endpoint must be the address and port "
+		snprintf(err, err_size,
+			 "%s: [rs] public_endpoint must be the address and port "
 			 "nodes reach the relay at, not an unspecified address or port 0",
 			 ntm_conf_where(where, sizeof(where), path, "rs", "public_endpoint"));
 		return -1;
 	}
 	if (cfg->idle_timeout_s > cfg->max_idle_timeout_s) {
-		snprintf(err, err_size, "%s: [rs] idle_timeout (%llu s) is above max_idle_timeout "
+		snprintf(err, err_size,
+			 "%s: [rs] idle_timeout (%llu s) is above max_idle_timeout "
 			 "(%llu s); lower idle_timeout or raise max_idle_timeout",
 			 ntm_conf_where(where, sizeof(where), path, "rs", "idle_timeout"),
 			 (unsigned long long)cfg->idle_timeout_s,

@@ -26,8 +26,7 @@ static const struct ntm_conf_option ssdp_options[] = {
 	    "home mode: IPv4 prefix of the home LAN; SSDP from elsewhere is dropped"),
 	OPT("ssdpd", "ipc", NTM_CONF_STRING, ipc, 0, 0, "ipc:///run/ntm/ssdpd.ipc",
 	    "home mode: ZeroMQ ipc:// address ntm-dad connects to"),
-	OPT("ssdpd", "ignore_prefix", NTM_CONF_STRING, ignore_prefix_text, 0, 0,
-	    "198.51.100.0/24",
+	OPT("ssdpd", "ignore_prefix", NTM_CONF_STRING, ignore_prefix_text, 0, 0, "198.51.100.0/24",
 	    "home mode: prefixes, separated by commas, whose LOCATION hosts are ignored (the VIP "
 	    "prefixes)"),
 	OPT("ssdpd", "search_interval", NTM_CONF_UINT, search_interval_s, 10, 3600, "60",
@@ -91,20 +90,27 @@ static int check_player(const struct ssdpd_config *cfg, const char *path, char *
 	char where[NTM_CONF_WHERE_MAX];
 
 	if (cfg->agent_fqdn[0] == '\0') {
-		snprintf(err, err_size, "%s: [ssdpd] agent_fqdn is missing; player mode needs the "
+		snprintf(err, err_size,
+			 "%s: [ssdpd] agent_fqdn is missing; player mode needs the "
 			 "FQDN of the DLNA Agent's node, for example 'agent_fqdn = "
-			 "agent.home.example'", ntm_conf_where(where, sizeof(where), path, "ssdpd", "mode"));
+			 "agent.home.example'",
+			 ntm_conf_where(where, sizeof(where), path, "ssdpd", "mode"));
 		return -1;
 	}
 	if (!ntm_msg_fqdn_valid(cfg->agent_fqdn)) {
-		snprintf(err, err_size, "%s: [ssdpd] agent_fqdn '%.253s' is not a valid lower-case "
-			 "DNS name", ntm_conf_where(where, sizeof(where), path, "ssdpd", "agent_fqdn"), cfg->agent_fqdn);
+		snprintf(err, err_size,
+			 "%s: [ssdpd] agent_fqdn '%.253s' is not a valid lower-case "
+			 "DNS name",
+			 ntm_conf_where(where, sizeof(where), path, "ssdpd", "agent_fqdn"),
+			 cfg->agent_fqdn);
 		return -1;
 	}
 	if (!is_ipc_address(cfg->noded_ipc)) {
-		snprintf(err, err_size, "%s: [ssdpd] noded_ipc '%.200s' is invalid: expected "
+		snprintf(err, err_size,
+			 "%s: [ssdpd] noded_ipc '%.200s' is invalid: expected "
 			 "ipc://PATH, for example ipc:///run/ntm/noded.ipc",
-			 ntm_conf_where(where, sizeof(where), path, "ssdpd", "noded_ipc"), cfg->noded_ipc);
+			 ntm_conf_where(where, sizeof(where), path, "ssdpd", "noded_ipc"),
+			 cfg->noded_ipc);
 		return -1;
 	}
 	return 0;
@@ -115,17 +121,21 @@ static int check_lan(struct ssdpd_config *cfg, const char *path, char *err, size
 	char where[NTM_CONF_WHERE_MAX];
 
 	if (cfg->lan_interface[0] == '\0' || strlen(cfg->lan_interface) >= IF_NAMESIZE) {
-		snprintf(err, err_size, "%s: [ssdpd] lan_interface is missing or longer than %d "
+		snprintf(err, err_size,
+			 "%s: [ssdpd] lan_interface is missing or longer than %d "
 			 "characters; home mode needs the name of the home LAN interface, for "
-			 "example 'lan_interface = eth0'", ntm_conf_where(where, sizeof(where), path, "ssdpd", "lan_interface"),
+			 "example 'lan_interface = eth0'",
+			 ntm_conf_where(where, sizeof(where), path, "ssdpd", "lan_interface"),
 			 IF_NAMESIZE - 1);
 		return -1;
 	}
 	if (ntm_prefix_parse(&cfg->lan_prefix, cfg->lan_prefix_text) < 0 ||
 	    cfg->lan_prefix.ip.len != 4) {
-		snprintf(err, err_size, "%s: [ssdpd] lan_prefix '%.64s' is missing or invalid; home "
+		snprintf(err, err_size,
+			 "%s: [ssdpd] lan_prefix '%.64s' is missing or invalid; home "
 			 "mode needs the IPv4 prefix of the home LAN, for example 'lan_prefix = "
-			 "192.0.2.0/24'", ntm_conf_where(where, sizeof(where), path, "ssdpd", "lan_prefix"),
+			 "192.0.2.0/24'",
+			 ntm_conf_where(where, sizeof(where), path, "ssdpd", "lan_prefix"),
 			 cfg->lan_prefix_text);
 		return -1;
 	}
@@ -140,15 +150,19 @@ static int check_home(struct ssdpd_config *cfg, const char *path, char *err, siz
 	if (check_lan(cfg, path, err, err_size) < 0)
 		return -1;
 	if (!is_ipc_address(cfg->ipc)) {
-		snprintf(err, err_size, "%s: [ssdpd] ipc '%.200s' is invalid: expected ipc://PATH, "
-			 "for example ipc:///run/ntm/ssdpd.ipc", ntm_conf_where(where, sizeof(where), path, "ssdpd", "ipc"), cfg->ipc);
+		snprintf(err, err_size,
+			 "%s: [ssdpd] ipc '%.200s' is invalid: expected ipc://PATH, "
+			 "for example ipc:///run/ntm/ssdpd.ipc",
+			 ntm_conf_where(where, sizeof(where), path, "ssdpd", "ipc"), cfg->ipc);
 		return -1;
 	}
 	n = ssdp_conf_parse_prefixes(cfg->ignore_prefix_text, cfg->ignore_prefixes,
 				     SSDPD_MAX_IGNORE_PREFIXES, why, sizeof(why));
 	if (n < 0) {
-		snprintf(err, err_size, "%s: [ssdpd] ignore_prefix is invalid: %s; list up to %d "
-			 "prefixes separated by commas", ntm_conf_where(where, sizeof(where), path, "ssdpd", "ignore_prefix"), why,
+		snprintf(err, err_size,
+			 "%s: [ssdpd] ignore_prefix is invalid: %s; list up to %d "
+			 "prefixes separated by commas",
+			 ntm_conf_where(where, sizeof(where), path, "ssdpd", "ignore_prefix"), why,
 			 SSDPD_MAX_IGNORE_PREFIXES);
 		return -1;
 	}
@@ -172,9 +186,10 @@ int ssdp_conf_load(struct ssdpd_config *cfg, const char *path, char *err, size_t
 		cfg->mode = SSDPD_MODE_HOME;
 		return check_home(cfg, path, err, err_size);
 	}
-	snprintf(err, err_size, "%s: [ssdpd] mode '%.64s' is invalid: expected 'player' (on a "
-		 "player's node) or 'home' (in the home network)", ntm_conf_where(where, sizeof(where), path, "ssdpd", "mode"),
-		 cfg->mode_name);
+	snprintf(err, err_size,
+		 "%s: [ssdpd] mode '%.64s' is invalid: expected 'player' (on a "
+		 "player's node) or 'home' (in the home network)",
+		 ntm_conf_where(where, sizeof(where), path, "ssdpd", "mode"), cfg->mode_name);
 	return -1;
 }
 
