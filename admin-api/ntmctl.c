@@ -137,6 +137,66 @@ static json_t *health(struct ntmctl_client *c)
 	return h;
 }
 
+/* Adds the row of one list item to a table. */
+typedef void (*row_fn)(struct ntmctl_table *t, const json_t *item);
+
+/*
+ * Prints the array key of page as a table with header and one row per item,
+ * or none when the array is empty. A paged list ends with a hint to the
+ * rest of it.
+ */
+static void print_list(const json_t *page, const char *key, const char *none,
+		       const char *const *header, row_fn row, bool paged)
+{
+	struct ntmctl_table t;
+	json_t *item;
+	size_t i;
+
+	if (json_array_size(json_object_get(page, key)) == 0) {
+		printf("%s\n", none);
+		return;
+	}
+	ntmctl_table_init(&t, header);
+	json_array_foreach(json_object_get(page, key), i, item)
+		row(&t, item);
+	ntmctl_table_print(&t, stdout);
+	if (paged)
+		print_paging(page, key);
+}
+
+/* GETs path and prints it as JSON with --json, else with print. Returns the
+ * exit status. */
+static int show(struct ntmctl_client *c, const struct options *o, const char *path,
+		void (*print)(const json_t *json))
+{
+	json_t *json = ntmctl_get_json(c, path);
+
+	if (!json)
+		return 1;
+	if (o->json)
+		print_json(json);
+	else
+		print(json);
+	json_decref(json);
+	return 0;
+}
+
+static void print_object(const json_t *json)
+{
+	print_fields(json, "");
+}
+
+/* Fetches /healthz and sets c->daemon to the daemon it names. Returns the
+ * health object for the caller to release, or NULL after an error. */
+static json_t *find_daemon(struct ntmctl_client *c)
+{
+	json_t *h = health(c);
+
+	if (h)
+		c->daemon = ntmctl_str(h, "daemon");
+	return h;
+}
+
 /* ---- tunnels (ntm-noded) ---- */
 
 static void tunnel_row(struct ntmctl_table *t, const json_t *tun)
@@ -156,27 +216,16 @@ static void tunnel_row(struct ntmctl_table *t, const json_t *tun)
 
 static void print_tunnels(const json_t *page)
 {
-	struct ntmctl_table t;
-	json_t *tun;
-	size_t i;
-
-	if (json_array_size(json_object_get(page, "tunnels")) == 0) {
-		printf("no tunnels\n");
-		return;
-	}
-	ntmctl_table_init(&t, (const char *[]){ "VIP", "PEER", "STATE", "PATH", "ENDPOINT", "RX",
-					       "TX", "HANDSHAKE", "HANDOVERS", NULL });
-	json_array_foreach(json_object_get(page, "tunnels"), i, tun)
-		tunnel_row(&t, tun);
-	ntmctl_table_print(&t, stdout);
-	print_paging(page, "tunnels");
+	print_list(page, "tunnels", "no tunnels",
+		   (const char *[]){ "VIP", "PEER", "STATE", "PATH", "ENDPOINT", "RX", "TX",
+				     "HANDSHAKE", "HANDOVERS", NULL },
+		   tunnel_row, true);
 }
 
 static int cmd_tunnels(struct ntmctl_client *c, const struct options *o, char **args,
 		       int n_args)
 {
 	char path[600];
-	json_t *json;
 
 	if (n_args == 1) {
 		if (ntmctl_path(path, sizeof(path), "/v1/tunnels/", args[0]) < 0)
@@ -187,17 +236,7 @@ static int cmd_tunnels(struct ntmctl_client *c, const struct options *o, char **
 		page_query(query, sizeof(query), o, NULL);
 		snprintf(path, sizeof(path), "/v1/tunnels%s", query);
 	}
-	json = ntmctl_get_json(c, path);
-	if (!json)
-		return 1;
-	if (o->json)
-		print_json(json);
-	else if (n_args == 1)
-		print_fields(json, "");
-	else
-		print_tunnels(json);
-	json_decref(json);
-	return 0;
+	return show(c, o, path, n_args == 1 ? print_object : print_tunnels);
 }
 
 /* ---- status ---- */
@@ -279,17 +318,14 @@ static int status_dc(struct ntmctl_client *c, const struct options *o, json_t *h
 static int cmd_status(struct ntmctl_client *c, const struct options *o, char **args,
 		      int n_args)
 {
-	json_t *h = health(c);
-	const char *daemon;
+	json_t *h = find_daemon(c);
 	int rc = 0;
 
 	if (!h)
 		return 1;
-	daemon = ntmctl_str(h, "daemon");
-	c->daemon = daemon;
-	if (strcmp(daemon, "ntm-noded") == 0)
+	if (strcmp(c->daemon, "ntm-noded") == 0)
 		rc = status_node(c, o, h);
-	else if (strcmp(daemon, "ntm-dcd") == 0)
+	else if (strcmp(c->daemon, "ntm-dcd") == 0)
 		rc = status_dc(c, o, h);
 	else if (o->json)
 		print_json(h);
@@ -301,37 +337,30 @@ static int cmd_status(struct ntmctl_client *c, const struct options *o, char **a
 
 /* ---- records, directions, VIPs, federation (ntm-dcd) ---- */
 
+static void record_row(struct ntmctl_table *t, const json_t *rec)
+{
+	char seen[32];
+
+	ntmctl_table_row(t, (const char *[]){
+		ntmctl_str(rec, "vip"), ntmctl_str(rec, "fqdn"),
+		json_is_true(json_object_get(rec, "online")) ? "online" : "offline",
+		ntmctl_str(rec, "observed"),
+		json_is_true(json_object_get(rec, "behind_nat")) ? "yes" : "no",
+		ntmctl_ago(ntmctl_u64(rec, "last_seen_ms"), seen, sizeof(seen)) });
+}
+
 static void print_records(const json_t *page)
 {
-	struct ntmctl_table t;
-	json_t *rec;
-	size_t i;
-
-	if (json_array_size(json_object_get(page, "records")) == 0) {
-		printf("no records\n");
-		return;
-	}
-	ntmctl_table_init(&t, (const char *[]){ "VIP", "FQDN", "STATE", "OBSERVED", "NAT",
-					       "LAST SEEN", NULL });
-	json_array_foreach(json_object_get(page, "records"), i, rec) {
-		char seen[32];
-
-		ntmctl_table_row(&t, (const char *[]){
-			ntmctl_str(rec, "vip"), ntmctl_str(rec, "fqdn"),
-			json_is_true(json_object_get(rec, "online")) ? "online" : "offline",
-			ntmctl_str(rec, "observed"),
-			json_is_true(json_object_get(rec, "behind_nat")) ? "yes" : "no",
-			ntmctl_ago(ntmctl_u64(rec, "last_seen_ms"), seen, sizeof(seen)) });
-	}
-	ntmctl_table_print(&t, stdout);
-	print_paging(page, "records");
+	print_list(page, "records", "no records",
+		   (const char *[]){ "VIP", "FQDN", "STATE", "OBSERVED", "NAT", "LAST SEEN",
+				     NULL },
+		   record_row, true);
 }
 
 static int cmd_records(struct ntmctl_client *c, const struct options *o, char **args,
 		       int n_args)
 {
 	char path[600];
-	json_t *json;
 
 	if (n_args == 1) {
 		if (ntmctl_path(path, sizeof(path), "/v1/records/", args[0]) < 0)
@@ -343,126 +372,94 @@ static int cmd_records(struct ntmctl_client *c, const struct options *o, char **
 					       : o->online ? "online=true" : "online=false");
 		snprintf(path, sizeof(path), "/v1/records%s", query);
 	}
-	json = ntmctl_get_json(c, path);
-	if (!json)
-		return 1;
-	if (o->json)
-		print_json(json);
-	else if (n_args == 1)
-		print_fields(json, "");
-	else
-		print_records(json);
-	json_decref(json);
-	return 0;
+	return show(c, o, path, n_args == 1 ? print_object : print_records);
+}
+
+static void direction_row(struct ntmctl_table *t, const json_t *d)
+{
+	const json_t *req = json_object_get(d, "requester");
+	const json_t *peer = json_object_get(d, "peer");
+	char when[32], acked[32];
+
+	snprintf(acked, sizeof(acked), "%s/%s",
+		 json_is_true(json_object_get(req, "acked")) ? "yes" : "no",
+		 json_is_true(json_object_get(peer, "acked")) ? "yes" : "no");
+	ntmctl_table_row(t, (const char *[]){
+		ntmctl_ago(ntmctl_u64(d, "at_ms"), when, sizeof(when)), ntmctl_str(req, "fqdn"),
+		ntmctl_str(peer, "fqdn"), ntmctl_str(d, "route"), ntmctl_str(d, "initiator"),
+		ntmctl_str(d, "relay_session_id"), acked });
+}
+
+static void print_directions(const json_t *page)
+{
+	print_list(page, "directions", "no directions",
+		   (const char *[]){ "WHEN", "REQUESTER", "PEER", "ROUTE", "INITIATOR",
+				     "RELAY SESSION", "ACKED", NULL },
+		   direction_row, true);
 }
 
 static int cmd_directions(struct ntmctl_client *c, const struct options *o, char **args,
 			  int n_args)
 {
 	char path[400], query[300];
-	struct ntmctl_table t;
-	json_t *json, *d;
-	size_t i;
 
 	page_query(query, sizeof(query), o, NULL);
 	snprintf(path, sizeof(path), "/v1/directions%s", query);
-	json = ntmctl_get_json(c, path);
-	if (!json)
-		return 1;
-	if (o->json || json_array_size(json_object_get(json, "directions")) == 0) {
-		if (o->json)
-			print_json(json);
-		else
-			printf("no directions\n");
-		json_decref(json);
-		return 0;
-	}
-	ntmctl_table_init(&t, (const char *[]){ "WHEN", "REQUESTER", "PEER", "ROUTE",
-					       "INITIATOR", "RELAY SESSION", "ACKED", NULL });
-	json_array_foreach(json_object_get(json, "directions"), i, d) {
-		const json_t *req = json_object_get(d, "requester");
-		const json_t *peer = json_object_get(d, "peer");
-		char when[32], acked[32];
+	return show(c, o, path, print_directions);
+}
 
-		snprintf(acked, sizeof(acked), "%s/%s",
-			 json_is_true(json_object_get(req, "acked")) ? "yes" : "no",
-			 json_is_true(json_object_get(peer, "acked")) ? "yes" : "no");
-		ntmctl_table_row(&t, (const char *[]){
-			ntmctl_ago(ntmctl_u64(d, "at_ms"), when, sizeof(when)),
-			ntmctl_str(req, "fqdn"), ntmctl_str(peer, "fqdn"), ntmctl_str(d, "route"),
-			ntmctl_str(d, "initiator"), ntmctl_str(d, "relay_session_id"), acked });
-	}
-	ntmctl_table_print(&t, stdout);
-	print_paging(json, "directions");
-	json_decref(json);
-	return 0;
+static void vip_row(struct ntmctl_table *t, const json_t *v)
+{
+	ntmctl_table_row(t, (const char *[]){ ntmctl_str(v, "vip"), ntmctl_str(v, "owner"),
+					      ntmctl_str(v, "kind") });
+}
+
+static void print_vips(const json_t *page)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(json_object_get(page, "prefixes"), i, v)
+		printf("prefix %s owned by %s%s\n", ntmctl_str(v, "prefix"), ntmctl_str(v, "owner"),
+		       json_is_true(json_object_get(v, "local")) ? " (this DC)" : "");
+	printf("DC's own VIP %s\n\n", ntmctl_str(page, "dc_vip"));
+	print_list(page, "vips", "no VIPs", (const char *[]){ "VIP", "OWNER", "KIND", NULL },
+		   vip_row, true);
 }
 
 static int cmd_vips(struct ntmctl_client *c, const struct options *o, char **args, int n_args)
 {
 	char path[400], query[300];
-	struct ntmctl_table t;
-	json_t *json, *v;
-	size_t i;
 
 	page_query(query, sizeof(query), o, NULL);
 	snprintf(path, sizeof(path), "/v1/vips%s", query);
-	json = ntmctl_get_json(c, path);
-	if (!json)
-		return 1;
-	if (o->json) {
-		print_json(json);
-		json_decref(json);
-		return 0;
-	}
-	json_array_foreach(json_object_get(json, "prefixes"), i, v)
-		printf("prefix %s owned by %s%s\n", ntmctl_str(v, "prefix"), ntmctl_str(v, "owner"),
-		       json_is_true(json_object_get(v, "local")) ? " (this DC)" : "");
-	printf("DC's own VIP %s\n\n", ntmctl_str(json, "dc_vip"));
-	ntmctl_table_init(&t, (const char *[]){ "VIP", "OWNER", "KIND", NULL });
-	json_array_foreach(json_object_get(json, "vips"), i, v)
-		ntmctl_table_row(&t, (const char *[]){ ntmctl_str(v, "vip"), ntmctl_str(v, "owner"),
-						      ntmctl_str(v, "kind") });
-	ntmctl_table_print(&t, stdout);
-	print_paging(json, "vips");
-	json_decref(json);
-	return 0;
+	return show(c, o, path, print_vips);
+}
+
+static void federation_row(struct ntmctl_table *t, const json_t *p)
+{
+	char prefixes[256], q[32], a[32], to[32];
+
+	ntmctl_table_row(t, (const char *[]){
+		ntmctl_str(p, "domain"), ntmctl_str(p, "endpoint"),
+		json_is_true(json_object_get(p, "connected")) ? "connected" : "down",
+		join(json_object_get(p, "vip_prefixes"), prefixes, sizeof(prefixes)),
+		ntmctl_int(p, "queries", q, sizeof(q)), ntmctl_int(p, "answers", a, sizeof(a)),
+		ntmctl_int(p, "timeouts", to, sizeof(to)) });
+}
+
+static void print_federation(const json_t *json)
+{
+	print_list(json, "peers", "no federated DCs",
+		   (const char *[]){ "DOMAIN", "ENDPOINT", "STATE", "VIP PREFIXES", "QUERIES",
+				     "ANSWERS", "TIMEOUTS", NULL },
+		   federation_row, false);
 }
 
 static int cmd_federation(struct ntmctl_client *c, const struct options *o, char **args,
 			  int n_args)
 {
-	json_t *json = ntmctl_get_json(c, "/v1/federation");
-	struct ntmctl_table t;
-	json_t *p;
-	size_t i;
-
-	if (!json)
-		return 1;
-	if (o->json || json_array_size(json_object_get(json, "peers")) == 0) {
-		if (o->json)
-			print_json(json);
-		else
-			printf("no federated DCs\n");
-		json_decref(json);
-		return 0;
-	}
-	ntmctl_table_init(&t, (const char *[]){ "DOMAIN", "ENDPOINT", "STATE", "VIP PREFIXES",
-					       "QUERIES", "ANSWERS", "TIMEOUTS", NULL });
-	json_array_foreach(json_object_get(json, "peers"), i, p) {
-		char prefixes[256], q[32], a[32], to[32];
-
-		ntmctl_table_row(&t, (const char *[]){
-			ntmctl_str(p, "domain"), ntmctl_str(p, "endpoint"),
-			json_is_true(json_object_get(p, "connected")) ? "connected" : "down",
-			join(json_object_get(p, "vip_prefixes"), prefixes, sizeof(prefixes)),
-			ntmctl_int(p, "queries", q, sizeof(q)),
-			ntmctl_int(p, "answers", a, sizeof(a)),
-			ntmctl_int(p, "timeouts", to, sizeof(to)) });
-	}
-	ntmctl_table_print(&t, stdout);
-	json_decref(json);
-	return 0;
+	return show(c, o, "/v1/federation", print_federation);
 }
 
 /* ---- enrolment and revocation ---- */
@@ -543,47 +540,37 @@ static int cmd_revoke(struct ntmctl_client *c, const struct options *o, char **a
 
 /* ---- relays ---- */
 
+static void relay_row(struct ntmctl_table *t, const json_t *v)
+{
+	char a[32], f[32];
+
+	ntmctl_table_row(t, (const char *[]){
+		ntmctl_str(v, "name"), ntmctl_str(v, "endpoint"),
+		json_is_true(json_object_get(v, "up")) ? "up" : "down",
+		ntmctl_int(v, "allocations", a, sizeof(a)), ntmctl_int(v, "failures", f, sizeof(f)) });
+}
+
+static void dc_session_row(struct ntmctl_table *t, const json_t *v)
+{
+	char when[32];
+
+	ntmctl_table_row(t, (const char *[]){
+		ntmctl_str(v, "session_id"), ntmctl_str(v, "relay"),
+		ntmctl_str(json_object_get(v, "node_a"), "fqdn"),
+		ntmctl_str(json_object_get(v, "node_b"), "fqdn"),
+		ntmctl_ago(ntmctl_u64(v, "allocated_ms"), when, sizeof(when)) });
+}
+
 static void print_dc_relays(const json_t *relays, const json_t *sessions)
 {
-	struct ntmctl_table t;
-	json_t *v;
-	size_t i;
-
-	if (json_array_size(json_object_get(relays, "relays")) == 0)
-		printf("no relay servers configured\n");
-	ntmctl_table_init(&t, (const char *[]){ "RELAY", "ENDPOINT", "STATE", "ALLOCATIONS",
-					       "FAILURES", NULL });
-	json_array_foreach(json_object_get(relays, "relays"), i, v) {
-		char a[32], f[32];
-
-		ntmctl_table_row(&t, (const char *[]){
-			ntmctl_str(v, "name"), ntmctl_str(v, "endpoint"),
-			json_is_true(json_object_get(v, "up")) ? "up" : "down",
-			ntmctl_int(v, "allocations", a, sizeof(a)),
-			ntmctl_int(v, "failures", f, sizeof(f)) });
-	}
-	if (t.n_rows > 1)
-		ntmctl_table_print(&t, stdout);
-	else
-		ntmctl_table_free(&t);
+	print_list(relays, "relays", "no relay servers configured",
+		   (const char *[]){ "RELAY", "ENDPOINT", "STATE", "ALLOCATIONS", "FAILURES",
+				     NULL },
+		   relay_row, false);
 	printf("\n");
-	if (json_array_size(json_object_get(sessions, "sessions")) == 0) {
-		printf("no relay sessions\n");
-		return;
-	}
-	ntmctl_table_init(&t, (const char *[]){ "SESSION", "RELAY", "NODE A", "NODE B",
-					       "ALLOCATED", NULL });
-	json_array_foreach(json_object_get(sessions, "sessions"), i, v) {
-		char when[32];
-
-		ntmctl_table_row(&t, (const char *[]){
-			ntmctl_str(v, "session_id"), ntmctl_str(v, "relay"),
-			ntmctl_str(json_object_get(v, "node_a"), "fqdn"),
-			ntmctl_str(json_object_get(v, "node_b"), "fqdn"),
-			ntmctl_ago(ntmctl_u64(v, "allocated_ms"), when, sizeof(when)) });
-	}
-	ntmctl_table_print(&t, stdout);
-	print_paging(sessions, "sessions");
+	print_list(sessions, "sessions", "no relay sessions",
+		   (const char *[]){ "SESSION", "RELAY", "NODE A", "NODE B", "ALLOCATED", NULL },
+		   dc_session_row, true);
 }
 
 static int relays_dc(struct ntmctl_client *c, const struct options *o)
@@ -610,62 +597,44 @@ static int relays_dc(struct ntmctl_client *c, const struct options *o)
 	return sessions ? 0 : 1;
 }
 
+static void rs_session_row(struct ntmctl_table *t, const json_t *s)
+{
+	char ab[32], ba[32], idle[32];
+
+	ntmctl_table_row(t, (const char *[]){
+		ntmctl_str(s, "id"), ntmctl_str(s, "dc"),
+		ntmctl_str(json_object_get(s, "node_a"), "endpoint"),
+		ntmctl_str(json_object_get(s, "node_b"), "endpoint"),
+		ntmctl_bytes(ntmctl_u64(json_object_get(s, "a_to_b"), "bytes"), ab, sizeof(ab)),
+		ntmctl_bytes(ntmctl_u64(json_object_get(s, "b_to_a"), "bytes"), ba, sizeof(ba)),
+		ntmctl_age(ntmctl_u64(s, "idle_ms"), idle, sizeof(idle)) });
+}
+
 static void print_rs_sessions(const json_t *page)
 {
-	struct ntmctl_table t;
-	json_t *s;
-	size_t i;
-
-	if (json_array_size(json_object_get(page, "sessions")) == 0) {
-		printf("no relay sessions\n");
-		return;
-	}
-	ntmctl_table_init(&t, (const char *[]){ "SESSION", "DC", "NODE A", "NODE B", "A->B",
-					       "B->A", "IDLE", NULL });
-	json_array_foreach(json_object_get(page, "sessions"), i, s) {
-		char ab[32], ba[32], idle[32];
-
-		ntmctl_table_row(&t, (const char *[]){
-			ntmctl_str(s, "id"), ntmctl_str(s, "dc"),
-			ntmctl_str(json_object_get(s, "node_a"), "endpoint"),
-			ntmctl_str(json_object_get(s, "node_b"), "endpoint"),
-			ntmctl_bytes(ntmctl_u64(json_object_get(s, "a_to_b"), "bytes"), ab,
-				     sizeof(ab)),
-			ntmctl_bytes(ntmctl_u64(json_object_get(s, "b_to_a"), "bytes"), ba,
-				     sizeof(ba)),
-			ntmctl_age(ntmctl_u64(s, "idle_ms"), idle, sizeof(idle)) });
-	}
-	ntmctl_table_print(&t, stdout);
-	print_paging(page, "sessions");
+	print_list(page, "sessions", "no relay sessions",
+		   (const char *[]){ "SESSION", "DC", "NODE A", "NODE B", "A->B", "B->A", "IDLE",
+				     NULL },
+		   rs_session_row, true);
 }
 
 static int relays_rs(struct ntmctl_client *c, const struct options *o)
 {
 	char path[400], query[300];
-	json_t *json;
 
 	page_query(query, sizeof(query), o, NULL);
 	snprintf(path, sizeof(path), "/v1/sessions%s", query);
-	json = ntmctl_get_json(c, path);
-	if (!json)
-		return 1;
-	if (o->json)
-		print_json(json);
-	else
-		print_rs_sessions(json);
-	json_decref(json);
-	return 0;
+	return show(c, o, path, print_rs_sessions);
 }
 
 static int cmd_relays(struct ntmctl_client *c, const struct options *o, char **args,
 		      int n_args)
 {
-	json_t *h = health(c);
+	json_t *h = find_daemon(c);
 	int rc;
 
 	if (!h)
 		return 1;
-	c->daemon = ntmctl_str(h, "daemon");
 	if (strcmp(c->daemon, "ntm-dcd") == 0) {
 		rc = relays_dc(c, o);
 	} else if (strcmp(c->daemon, "ntm-rsd") == 0) {
@@ -681,80 +650,57 @@ static int cmd_relays(struct ntmctl_client *c, const struct options *o, char **a
 
 /* ---- media servers (ntm-dad, ntm-ssdpd) ---- */
 
+static void dad_server_row(struct ntmctl_table *t, const json_t *s)
+{
+	char seen[32];
+	bool gone = json_is_true(json_object_get(s, "gone"));
+
+	ntmctl_table_row(t, (const char *[]){
+		ntmctl_str(s, "vip"), ntmctl_str(s, "friendly_name"), ntmctl_str(s, "real_address"),
+		ntmctl_str(s, "udn"),
+		gone ? "gone" : ntmctl_ago(ntmctl_u64(s, "last_seen_ms"), seen, sizeof(seen)) });
+}
+
 static void print_dad_servers(const json_t *page)
 {
-	struct ntmctl_table t;
-	json_t *s;
-	size_t i;
+	print_list(page, "servers", "no media servers",
+		   (const char *[]){ "VIP", "NAME", "ADDRESS", "UDN", "LAST SEEN", NULL },
+		   dad_server_row, false);
+}
 
-	if (json_array_size(json_object_get(page, "servers")) == 0) {
-		printf("no media servers\n");
-		return;
-	}
-	ntmctl_table_init(&t, (const char *[]){ "VIP", "NAME", "ADDRESS", "UDN", "LAST SEEN",
-					       NULL });
-	json_array_foreach(json_object_get(page, "servers"), i, s) {
-		char seen[32];
-		bool gone = json_is_true(json_object_get(s, "gone"));
+static void cache_row(struct ntmctl_table *t, const json_t *e)
+{
+	char age[32];
 
-		ntmctl_table_row(&t, (const char *[]){
-			ntmctl_str(s, "vip"), ntmctl_str(s, "friendly_name"),
-			ntmctl_str(s, "real_address"), ntmctl_str(s, "udn"),
-			gone ? "gone" : ntmctl_ago(ntmctl_u64(s, "last_seen_ms"), seen,
-						   sizeof(seen)) });
-	}
-	ntmctl_table_print(&t, stdout);
+	ntmctl_table_row(t, (const char *[]){
+		ntmctl_str(e, "source"), ntmctl_str(e, "st"), ntmctl_str(e, "location"),
+		ntmctl_age(ntmctl_u64(e, "age") * 1000, age, sizeof(age)), ntmctl_str(e, "usn") });
 }
 
 static void print_ssdp_cache(const json_t *cache)
 {
-	struct ntmctl_table t;
-	json_t *e;
-	size_t i;
-
-	if (json_array_size(json_object_get(cache, "entries")) == 0) {
-		printf("no media servers in the cache\n");
-		return;
-	}
-	ntmctl_table_init(&t, (const char *[]){ "SOURCE", "TYPE", "LOCATION", "AGE", "USN", NULL });
-	json_array_foreach(json_object_get(cache, "entries"), i, e) {
-		char age[32];
-
-		ntmctl_table_row(&t, (const char *[]){
-			ntmctl_str(e, "source"), ntmctl_str(e, "st"), ntmctl_str(e, "location"),
-			ntmctl_age(ntmctl_u64(e, "age") * 1000, age, sizeof(age)),
-			ntmctl_str(e, "usn") });
-	}
-	ntmctl_table_print(&t, stdout);
+	print_list(cache, "entries", "no media servers in the cache",
+		   (const char *[]){ "SOURCE", "TYPE", "LOCATION", "AGE", "USN", NULL }, cache_row,
+		   false);
 }
 
 static int cmd_servers(struct ntmctl_client *c, const struct options *o, char **args,
 		       int n_args)
 {
-	json_t *h = health(c);
-	json_t *json = NULL;
-	bool dad;
+	json_t *h = find_daemon(c);
+	int rc = 1;
 
 	if (!h)
 		return 1;
-	c->daemon = ntmctl_str(h, "daemon");
-	dad = strcmp(c->daemon, "ntm-dad") == 0;
-	if (dad)
-		json = ntmctl_get_json(c, "/v1/servers");
+	if (strcmp(c->daemon, "ntm-dad") == 0)
+		rc = show(c, o, "/v1/servers", print_dad_servers);
 	else if (strcmp(c->daemon, "ntm-ssdpd") == 0)
-		json = ntmctl_get_json(c, "/v1/cache");
+		rc = show(c, o, "/v1/cache", print_ssdp_cache);
 	else
 		fprintf(stderr, "ntmctl: %s at %s knows no media servers; point --url at ntm-dad "
 			"or ntm-ssdpd\n", c->daemon, c->url);
-	if (json && o->json)
-		print_json(json);
-	else if (json && dad)
-		print_dad_servers(json);
-	else if (json)
-		print_ssdp_cache(json);
-	json_decref(json);
 	json_decref(h);
-	return json ? 0 : 1;
+	return rc;
 }
 
 /* ---- raw access ---- */
