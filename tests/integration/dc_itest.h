@@ -1,6 +1,7 @@
 /*
- * Checks shared by the DC integration tests (cmocka). Every helper fails the
- * running test with a message that names what was sent and what came back.
+ * Group fixtures and checks shared by the DC integration tests (cmocka).
+ * Every check fails the running test with a message that names what was
+ * sent and what came back.
  */
 #ifndef DC_ITEST_H
 #define DC_ITEST_H
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ntm_daemontest.h"
 #include "ntm_dctest.h"
 #include "ntm_testnode.h"
 
@@ -22,6 +24,46 @@
 /* How long a test listens to conclude that the DC sends nothing. Loopback
  * responses take well under a millisecond, so this is generous. */
 #define ITEST_SILENCE_MS 300
+
+/* DC timers, in seconds, for test files that wait for a node to go offline.
+ * ITEST_OFFLINE_AFTER_S is the smallest offline_after the configuration
+ * accepts, so such a test waits as little as possible. */
+#define ITEST_OFFLINE_AFTER_S 5
+#define ITEST_KEEPALIVE_S 2
+
+/* Initialises and starts dc with opt (NULL for the defaults) as the group
+ * set-up of a test file that runs one DC, and keeps dc in *state for
+ * itest_group_teardown. Returns 0, or -1 after removing what it made. */
+static inline int itest_group_setup(void **state, struct ntm_dctest *dc,
+				    const struct ntm_dctest_options *opt)
+{
+	if (ntm_dctest_init(dc, opt) != 0 || ntm_dctest_start(dc) != 0) {
+		ntm_dctest_cleanup(dc);
+		return -1;
+	}
+	*state = dc;
+	return 0;
+}
+
+/* Runs itest_group_setup with the timers ITEST_OFFLINE_AFTER_S and
+ * ITEST_KEEPALIVE_S. */
+static inline int itest_group_setup_short_timers(void **state, struct ntm_dctest *dc)
+{
+	const struct ntm_dctest_options opt = {
+		.offline_after = ITEST_OFFLINE_AFTER_S,
+		.keepalive_interval = ITEST_KEEPALIVE_S,
+	};
+
+	return itest_group_setup(state, dc, &opt);
+}
+
+/* Stops the DC of itest_group_setup and removes its directory. */
+static inline int itest_group_teardown(void **state)
+{
+	if (*state)
+		ntm_dctest_cleanup(*state);
+	return 0;
+}
 
 static inline const char *itest_describe(const Ntm__Envelope *env, char *out, size_t size)
 {

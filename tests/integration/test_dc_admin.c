@@ -24,17 +24,7 @@ static struct ntm_dctest dc;
 
 static int group_setup(void **state)
 {
-	if (ntm_dctest_init(&dc, NULL) != 0 || ntm_dctest_start(&dc) != 0) {
-		ntm_dctest_cleanup(&dc);
-		return -1;
-	}
-	return 0;
-}
-
-static int group_teardown(void **state)
-{
-	ntm_dctest_cleanup(&dc);
-	return 0;
+	return itest_group_setup(state, &dc, NULL);
 }
 
 /* ---- helpers ---- */
@@ -604,5 +594,5 @@ int main(void)
 		cmocka_unit_test(admin_metrics_counts),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, group_setup, itest_group_teardown);
 }

@@ -7,35 +7,14 @@
 
 #include <signal.h>
 #include <sys/wait.h>
-#include <time.h>
 
 #include "ntm_time.h"
-
-/* The smallest offline_after the configuration accepts, in seconds, so the
- * outage test waits as little as possible. */
-#define OFFLINE_AFTER_S 5
-#define KEEPALIVE_S 2
 
 static struct ntm_dctest dc;
 
 static int group_setup(void **state)
 {
-	struct ntm_dctest_options opt = {
-		.offline_after = OFFLINE_AFTER_S,
-		.keepalive_interval = KEEPALIVE_S,
-	};
-
-	if (ntm_dctest_init(&dc, &opt) != 0 || ntm_dctest_start(&dc) != 0) {
-		ntm_dctest_cleanup(&dc);
-		return -1;
-	}
-	return 0;
-}
-
-static int group_teardown(void **state)
-{
-	ntm_dctest_cleanup(&dc);
-	return 0;
+	return itest_group_setup_short_timers(state, &dc);
 }
 
 /*
@@ -47,13 +26,9 @@ static int group_teardown(void **state)
 static void sleep_until(uint64_t due)
 {
 	uint64_t now = ntm_now_ms();
-	struct timespec ts;
 
-	if (now >= due)
-		return;
-	ts.tv_sec = (time_t)((due - now) / 1000);
-	ts.tv_nsec = (long)((due - now) % 1000) * 1000000L;
-	nanosleep(&ts, NULL);
+	if (now < due)
+		ntm_daemontest_sleep_ms((unsigned)(due - now));
 }
 
 static void wait_next_second(void)
@@ -189,13 +164,13 @@ static void kill9_outage_marks_offline(void **state)
 
 	/* The DC is down for longer than offline_after, and p5 sends nothing. */
 	assert_true(ntm_dctest_stop(&dc, SIGKILL) >= 0);
-	sleep_until(registered + OFFLINE_AFTER_S * 1000 + 500);
+	sleep_until(registered + ITEST_OFFLINE_AFTER_S * 1000 + 500);
 	assert_int_equal(ntm_dctest_start(&dc), 0);
 
 	rec = itest_record(&dc, "p5.a.example");
 	if (json_is_true(json_object_get(rec, "online")))
 		fail_msg("p5.a.example is online after a restart although its last packet is "
-			 "more than offline_after (%d s) old", OFFLINE_AFTER_S);
+			 "more than offline_after (%d s) old", ITEST_OFFLINE_AFTER_S);
 	json_decref(rec);
 
 	itest_register(&asker, "p6.a.example", NULL, 0);
@@ -216,5 +191,6 @@ int main(void)
 		cmocka_unit_test(kill9_outage_marks_offline),
 	};
 
-	return cmocka_run_group_tests_name("dc_persistence", tests, group_setup, group_teardown);
+	return cmocka_run_group_tests_name("dc_persistence", tests, group_setup,
+					   itest_group_teardown);
 }

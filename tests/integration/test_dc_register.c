@@ -5,43 +5,14 @@
 #include "dc_itest.h"
 
 #include <stdlib.h>
-#include <time.h>
 
 #include "ntm_time.h"
-
-/* The daemon's offline_after and keepalive_interval, in seconds: the
- * smallest offline_after the configuration accepts, so the offline test
- * waits as little as possible. */
-#define OFFLINE_AFTER_S 5
-#define KEEPALIVE_S 2
 
 static struct ntm_dctest dc;
 
 static int group_setup(void **state)
 {
-	struct ntm_dctest_options opt = {
-		.offline_after = OFFLINE_AFTER_S,
-		.keepalive_interval = KEEPALIVE_S,
-	};
-
-	if (ntm_dctest_init(&dc, &opt) != 0 || ntm_dctest_start(&dc) != 0) {
-		ntm_dctest_cleanup(&dc);
-		return -1;
-	}
-	return 0;
-}
-
-static int group_teardown(void **state)
-{
-	ntm_dctest_cleanup(&dc);
-	return 0;
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
+	return itest_group_setup_short_timers(state, &dc);
 }
 
 static void healthz_without_token(void **state)
@@ -248,7 +219,7 @@ static void register_without_nat(void **state)
 	assert_string_equal(resp->record->dc_domain, "a.example");
 	assert_int_equal(resp->record->n_local_endpoints, 1);
 	itest_expect_endpoint(resp->record->local_endpoints[0], &node.local, "local endpoint");
-	assert_int_equal(resp->keepalive_interval_s, KEEPALIVE_S);
+	assert_int_equal(resp->keepalive_interval_s, ITEST_KEEPALIVE_S);
 	vip = itest_ip_msg(resp->record->vip, "record VIP");
 
 	assert_int_equal(ntm_prefix_parse(&own, dc.vip_prefix), 0);
@@ -644,13 +615,13 @@ static bool record_online(const char *fqdn)
 
 /*
  * Polls the admin API until silent's record is offline, sending alive's
- * keep-alives every KEEPALIVE_S meanwhile. Returns the milliseconds since
+ * keep-alives every ITEST_KEEPALIVE_S meanwhile. Returns the milliseconds since
  * since, or 0 when silent stayed online past deadline.
  */
 static uint64_t wait_offline(const char *silent, struct ntm_testnode *alive, uint64_t since,
 			     uint64_t deadline)
 {
-	uint64_t next_keepalive = since + KEEPALIVE_S * 1000;
+	uint64_t next_keepalive = since + ITEST_KEEPALIVE_S * 1000;
 	Ntm__Envelope *env;
 
 	while (ntm_now_ms() < deadline) {
@@ -660,9 +631,9 @@ static uint64_t wait_offline(const char *silent, struct ntm_testnode *alive, uin
 			env = ntm_testnode_keepalive(alive, ITEST_ANSWER_MS);
 			itest_expect_body(env, NTM__ENVELOPE__BODY_KEEP_ALIVE_ACK, "keepalive");
 			ntm_msg_free(env);
-			next_keepalive += KEEPALIVE_S * 1000;
+			next_keepalive += ITEST_KEEPALIVE_S * 1000;
 		}
-		sleep_ms(200);
+		ntm_daemontest_sleep_ms(200);
 	}
 	return 0;
 }
@@ -682,12 +653,12 @@ static void offline_marking(void **state)
 	/* offline_after plus the 1 s granularity a sweep timer may add, and
 	 * slack for a loaded machine. */
 	took = wait_offline("off1.a.example", &alive, registered,
-			    registered + OFFLINE_AFTER_S * 1000 + 3000);
+			    registered + ITEST_OFFLINE_AFTER_S * 1000 + 3000);
 	if (took == 0)
 		fail_msg("off1.a.example still online %d s after its last packet",
-			 OFFLINE_AFTER_S + 3);
+			 ITEST_OFFLINE_AFTER_S + 3);
 	/* Not before offline_after: allow 100 ms of clock granularity. */
-	assert_true(took + 100 >= OFFLINE_AFTER_S * 1000);
+	assert_true(took + 100 >= ITEST_OFFLINE_AFTER_S * 1000);
 	/* Keep-alives every keepalive_interval keep a node online. */
 	assert_true(record_online("off2.a.example"));
 	ntm_testnode_close(&silent);
@@ -721,5 +692,5 @@ int main(void)
 		cmocka_unit_test(offline_marking),
 	};
 
-	return cmocka_run_group_tests_name("dc_register", tests, group_setup, group_teardown);
+	return cmocka_run_group_tests_name("dc_register", tests, group_setup, itest_group_teardown);
 }

@@ -17,8 +17,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
@@ -28,15 +26,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
 #include "ntm_addr.h"
+#include "ntm_daemontest.h"
 #include "ntm_key.h"
 #include "ntm_msg.h"
 #include "ntm_relay.h"
@@ -47,16 +42,12 @@
 #error "NTM_RSD_PATH must name the ntm-rsd executable"
 #endif
 
-#define START_TIMEOUT_MS 10000
-#define STOP_TIMEOUT_MS 10000
 /* How long a test waits for a message the relay must send. The first
  * message of a DC also waits for the CURVE handshake. */
 #define ANSWER_MS 3000
 /* How long a test listens to conclude that nothing arrives. Loopback
  * delivery takes well under a millisecond, so this is generous. */
 #define SILENCE_MS 300
-#define HTTP_TIMEOUT_S 5
-#define HTTP_MAX_RESPONSE (1024 * 1024)
 /* Limits of the generated configuration. */
 #define MAX_SESSIONS 4
 #define MAX_SESSIONS_PER_DC 3
@@ -69,7 +60,7 @@ struct rsd {
 	char key_path[PATH_MAX];
 	char token_path[PATH_MAX];
 	char log_path[PATH_MAX];
-	char token[33];
+	char token[NTM_DAEMONTEST_TOKEN_LEN + 1];
 	struct ntm_keypair kp;                   /* the relay's key pair */
 	struct ntm_keypair dc1, dc2, rogue;      /* rogue is in no [dc] section */
 	uint16_t udp_port, alloc_port, admin_port;
@@ -78,97 +69,33 @@ struct rsd {
 
 static struct rsd R;
 
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-static int path_join(char *out, size_t size, const char *dir, const char *name)
-{
-	int n = snprintf(out, size, "%s/%s", dir, name);
-
-	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
-}
-
-static int write_file(const char *path, mode_t mode, const char *text)
-{
-	size_t len = strlen(text);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, text, len);
-	close(fd);
-	return n == (ssize_t)len ? 0 : -EIO;
-}
-
-static int bind_loopback(int type, uint16_t *port)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return -errno;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&sin, &len) != 0) {
-		close(fd);
-		return -errno;
-	}
-	*port = ntohs(sin.sin_port);
-	return fd;
-}
-
-/* Picks free loopback ports by binding port 0. Another process may still
- * take one before the daemon binds it, and the start then fails loudly. */
-static int pick_ports(struct rsd *r)
-{
-	int fds[3];
-	int rc = 0;
-
-	fds[0] = bind_loopback(SOCK_DGRAM, &r->udp_port);
-	fds[1] = bind_loopback(SOCK_STREAM, &r->alloc_port);
-	fds[2] = bind_loopback(SOCK_STREAM, &r->admin_port);
-	for (int i = 0; i < 3; i++) {
-		if (fds[i] >= 0)
-			close(fds[i]);
-		else
-			rc = fds[i];
-	}
-	return rc;
-}
-
 static int make_files(struct rsd *r)
 {
-	const char *tmp = getenv("TMPDIR");
-	uint8_t raw[16];
-	char line[sizeof(r->token) + 1];
-	int n = snprintf(r->dir, sizeof(r->dir), "%s/ntm-rsdtest.XXXXXX",
-			 tmp && tmp[0] ? tmp : "/tmp");
+	int rc = ntm_daemontest_make_dir(r->dir, sizeof(r->dir), "ntm-rsdtest");
 
-	if (n < 0 || (size_t)n >= sizeof(r->dir))
-		return -ENAMETOOLONG;
-	if (!mkdtemp(r->dir)) {
-		r->dir[0] = '\0';
-		return -errno;
-	}
-	if (path_join(r->conf_path, sizeof(r->conf_path), r->dir, "rsd.conf") ||
-	    path_join(r->key_path, sizeof(r->key_path), r->dir, "rs.key") ||
-	    path_join(r->token_path, sizeof(r->token_path), r->dir, "admin.token") ||
-	    path_join(r->log_path, sizeof(r->log_path), r->dir, "rsd.log"))
+	if (rc != 0)
+		return rc;
+	if (ntm_daemontest_path_join(r->conf_path, sizeof(r->conf_path), r->dir, "rsd.conf") ||
+	    ntm_daemontest_path_join(r->key_path, sizeof(r->key_path), r->dir, "rs.key") ||
+	    ntm_daemontest_path_join(r->token_path, sizeof(r->token_path), r->dir,
+				     "admin.token") ||
+	    ntm_daemontest_path_join(r->log_path, sizeof(r->log_path), r->dir, "rsd.log"))
 		return -ENAMETOOLONG;
 	ntm_keypair_generate(&r->kp);
 	if (ntm_key_save(&r->kp, r->key_path, 0) != 0)
 		return -EIO;
-	randombytes_buf(raw, sizeof(raw));
-	sodium_bin2hex(r->token, sizeof(r->token), raw, sizeof(raw));
-	snprintf(line, sizeof(line), "%s\n", r->token);
-	return write_file(r->token_path, 0600, line);
+	return ntm_daemontest_write_token(r->token_path, r->token, sizeof(r->token));
+}
+
+static int pick_ports(struct rsd *r)
+{
+	const struct ntm_daemontest_port ports[] = {
+		{ SOCK_DGRAM, &r->udp_port },
+		{ SOCK_STREAM, &r->alloc_port },
+		{ SOCK_STREAM, &r->admin_port },
+	};
+
+	return ntm_daemontest_pick_ports(ports, sizeof(ports) / sizeof(ports[0]));
 }
 
 /* Writes the configuration with the given session limits. */
@@ -191,203 +118,31 @@ static int write_conf(const struct rsd *r, unsigned max_sessions, unsigned per_d
 		     r->admin_port, r->token_path, k1, k2);
 	if (n < 0 || (size_t)n >= sizeof(buf))
 		return -ENOSPC;
-	return write_file(r->conf_path, 0600, buf);
+	return ntm_daemontest_write_file(r->conf_path, 0600, buf);
 }
-
-static void exec_rsd(const struct rsd *r, pid_t parent)
-{
-	int logfd, nullfd;
-	sigset_t none;
-
-	/* Dies with the test process, so a crashed test leaves no daemon. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		_exit(126);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	logfd = open(r->log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-	nullfd = open("/dev/null", O_RDONLY);
-	if (logfd < 0 || nullfd < 0)
-		_exit(126);
-	dup2(nullfd, STDIN_FILENO);
-	dup2(logfd, STDOUT_FILENO);
-	dup2(logfd, STDERR_FILENO);
-	execl(NTM_RSD_PATH, "ntm-rsd", "-f", "-c", r->conf_path, (char *)NULL);
-	_exit(127);
-}
-
-static int http(const char *method, const char *path, bool token, json_t **response);
 
 static int rsd_start(struct rsd *r)
 {
-	pid_t parent = getpid();
-	uint64_t deadline;
-	int status;
-
-	r->pid = fork();
-	if (r->pid < 0) {
-		r->pid = 0;
-		return -errno;
-	}
-	if (r->pid == 0)
-		exec_rsd(r, parent);
-	deadline = ntm_now_ms() + START_TIMEOUT_MS;
-	while (ntm_now_ms() < deadline) {
-		if (waitpid(r->pid, &status, WNOHANG) == r->pid) {
-			fprintf(stderr, "ntm-rsd exited during start-up (status 0x%x), see %s\n",
-				status, r->log_path);
-			r->pid = 0;
-			return -ECHILD;
-		}
-		if (http("GET", "/healthz", false, NULL) == 200)
-			return 0;
-		sleep_ms(20);
-	}
-	return -ETIMEDOUT;
-}
-
-/* Sends sig and waits for the exit. Returns the wait status or -errno. */
-static int rsd_stop(struct rsd *r, int sig)
-{
-	uint64_t deadline = ntm_now_ms() + STOP_TIMEOUT_MS;
-	pid_t pid = r->pid;
-	int status;
-
-	if (!pid)
-		return -ESRCH;
-	r->pid = 0;
-	kill(pid, sig);
-	while (ntm_now_ms() < deadline) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			return status;
-		sleep_ms(10);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	return -ETIMEDOUT;
-}
-
-static void print_log(const struct rsd *r)
-{
-	char buf[4096];
-	size_t n;
-	FILE *f = fopen(r->log_path, "r");
-
-	if (!f)
-		return;
-	fprintf(stderr, "---- %s ----\n", r->log_path);
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		fwrite(buf, 1, n, stderr);
-	fprintf(stderr, "---- end of %s ----\n", r->log_path);
-	fclose(f);
-}
-
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(path);
+	return ntm_daemontest_start(&r->pid, NTM_RSD_PATH, r->conf_path, r->log_path,
+				    r->admin_port);
 }
 
 static void rsd_cleanup(struct rsd *r)
 {
-	const char *show = getenv("NTM_ITEST_LOG");
-
 	if (r->pid)
-		rsd_stop(r, SIGKILL);
-	if (r->dir[0] && show && show[0] == '1')
-		print_log(r);
-	if (r->dir[0])
-		nftw(r->dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
-	r->dir[0] = '\0';
+		ntm_daemontest_stop(&r->pid, SIGKILL);
+	ntm_daemontest_remove_dir(r->dir, r->log_path);
 	ntm_keypair_wipe(&r->kp);
 }
 
 /* ---- admin API client (HTTP/1.0) ---- */
 
-static int http_connect(void)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(R.admin_port) };
-	struct timeval tv = { .tv_sec = HTTP_TIMEOUT_S };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return -errno;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
-/* Reads the whole response into a NUL-terminated buffer the caller frees. */
-static ssize_t recv_all(int fd, char **out)
-{
-	size_t cap = 8192, len = 0;
-	char *buf = malloc(cap);
-	ssize_t n;
-
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		if (cap - len < 1024 && cap < HTTP_MAX_RESPONSE) {
-			char *grown = realloc(buf, cap * 2);
-
-			if (!grown)
-				break;
-			buf = grown;
-			cap *= 2;
-		}
-		n = recv(fd, buf + len, cap - len - 1, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	*out = buf;
-	return (ssize_t)len;
-}
-
 /* Sends a request without a body. Returns the HTTP status or -errno, and
  * the parsed JSON body in *response when not NULL. */
 static int http(const char *method, const char *path, bool token, json_t **response)
 {
-	char head[1024], auth[128] = "", *resp = NULL;
-	const char *body;
-	ssize_t len;
-	int fd, n, status = -EPROTO;
-
-	if (response)
-		*response = NULL;
-	if (token)
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s\r\n", R.token);
-	n = snprintf(head, sizeof(head), "%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\n%s\r\n", method,
-		     path, auth);
-	if (n < 0 || (size_t)n >= sizeof(head))
-		return -ENAMETOOLONG;
-	fd = http_connect();
-	if (fd < 0)
-		return fd;
-	if (send(fd, head, (size_t)n, MSG_NOSIGNAL) != n) {
-		close(fd);
-		return -EIO;
-	}
-	len = recv_all(fd, &resp);
-	close(fd);
-	if (len < 0)
-		return (int)len;
-	if (len >= 12 && strncmp(resp, "HTTP/1.", 7) == 0)
-		status = (int)strtol(resp + 9, NULL, 10);
-	body = strstr(resp, "\r\n\r\n");
-	if (response && body && body[4] != '\0')
-		*response = json_loads(body + 4, 0, NULL);
-	free(resp);
-	return status;
+	return ntm_daemontest_http(R.admin_port, token ? R.token : NULL, method, path, NULL,
+				   response);
 }
 
 /* Sends GET path with the token, and fails the test unless it returns 200
@@ -753,7 +508,7 @@ static void bind_and_wait(struct node *n, uint64_t id, const char *side)
 	while (ntm_now_ms() < deadline) {
 		if (side_bound_to(id, side, &n->local))
 			return;
-		sleep_ms(5);
+		ntm_daemontest_sleep_ms(5);
 	}
 	fail_msg("session %016" PRIx64 ": %s is not bound to %s after a valid bind", id, side,
 		 ntm_endpoint_str(&n->local, ep, sizeof(ep)));
@@ -799,7 +554,7 @@ static int group_teardown(void **state)
 
 	dc_close(&DC1);
 	dc_close(&DC2);
-	status = R.pid ? rsd_stop(&R, SIGTERM) : 0;
+	status = R.pid ? ntm_daemontest_stop(&R.pid, SIGTERM) : 0;
 	if (status != 0)
 		fprintf(stderr, "ntm-rsd did not stop cleanly on SIGTERM (status %d)\n", status);
 	rsd_cleanup(&R);
@@ -816,7 +571,7 @@ static void expect_sessions(json_int_t want)
 	json_int_t n = counter("sessions", NULL);
 
 	while (n != want && ntm_now_ms() < deadline) {
-		sleep_ms(10);
+		ntm_daemontest_sleep_ms(10);
 		n = counter("sessions", NULL);
 	}
 	if (n != want)
@@ -989,7 +744,7 @@ static void release_ends_forwarding(void **state)
 	dc_release(&DC1, s.id, NULL);
 	before = drops("expired");
 	for (int i = 0; i < 100 && counter("releases", NULL) == released; i++)
-		sleep_ms(10);
+		ntm_daemontest_sleep_ms(10);
 	assert_int_equal(counter("releases", NULL), released + 1);
 	assert_null(get_session(s.id));
 	expect_dropped(&a, &b, s.id, "relay data after the release");
@@ -1033,7 +788,7 @@ static void release_other_dc_ignored(void **state)
 
 	bound_session(&DC1, &a, "127.0.0.2", &b, "127.0.0.3", 0, &s);
 	dc_release(&DC2, s.id, NULL);
-	sleep_ms(SILENCE_MS);
+	ntm_daemontest_sleep_ms(SILENCE_MS);
 	j = get_session(s.id);
 	assert_non_null(j);
 	json_decref(j);
@@ -1056,7 +811,7 @@ static void idle_expiry(void **state)
 	json_decref(j);
 	expect_relayed(&a, &b, s.id, 100, "before the idle timeout");
 	/* One second idle, and the relay's sweep runs every second. */
-	sleep_ms(2500);
+	ntm_daemontest_sleep_ms(2500);
 	assert_null(get_session(s.id));
 	assert_int_equal(counter("expirations", NULL), expirations + 1);
 	expect_dropped(&a, &b, s.id, "relay data after the idle timeout");
@@ -1214,6 +969,7 @@ static void malformed_dropped(void **state)
  * configuration running. */
 static void reload_limits(void **state)
 {
+	const char *broken_conf = "[rs]\nmax_sessions = many\n";
 	struct node nodes[3];
 	struct session s;
 
@@ -1222,21 +978,21 @@ static void reload_limits(void **state)
 		node_open(&nodes[i], "127.0.0.2");
 	assert_int_equal(write_conf(&R, 1, 1), 0);
 	assert_int_equal(kill(R.pid, SIGHUP), 0);
-	sleep_ms(SILENCE_MS);
+	ntm_daemontest_sleep_ms(SILENCE_MS);
 	allocate(&DC1, &nodes[0], &nodes[1], 0, &s);
 	expect_limit(dc_allocate_raw(&DC2, nodes[1].key, nodes[2].key, 0, ANSWER_MS),
 		     "a second session after the reload to max_sessions = 1");
 
-	assert_int_equal(write_file(R.conf_path, 0600, "[rs]\nmax_sessions = many\n"), 0);
+	assert_int_equal(ntm_daemontest_write_file(R.conf_path, 0600, broken_conf), 0);
 	assert_int_equal(kill(R.pid, SIGHUP), 0);
-	sleep_ms(SILENCE_MS);
+	ntm_daemontest_sleep_ms(SILENCE_MS);
 	assert_int_equal(http("GET", "/healthz", false, NULL), 200);
 	expect_limit(dc_allocate_raw(&DC2, nodes[1].key, nodes[2].key, 0, ANSWER_MS),
 		     "after a broken reload");
 
 	assert_int_equal(write_conf(&R, MAX_SESSIONS, MAX_SESSIONS_PER_DC), 0);
 	assert_int_equal(kill(R.pid, SIGHUP), 0);
-	sleep_ms(SILENCE_MS);
+	ntm_daemontest_sleep_ms(SILENCE_MS);
 	dc_release(&DC1, s.id, NULL);
 	for (int i = 0; i < 3; i++)
 		node_close(&nodes[i]);

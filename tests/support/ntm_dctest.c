@@ -1,136 +1,48 @@
 /* Harness that runs a real ntm-dcd for the integration tests. */
 #include "ntm_dctest.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
+#include "ntm_daemontest.h"
 #include "ntm_time.h"
 
 #ifndef NTM_DCD_PATH
 #error "NTM_DCD_PATH must name the ntm-dcd executable"
 #endif
 
-/* Maximum admin API response read, in bytes: far above any record list the
- * tests create. */
-#define HTTP_MAX_RESPONSE (1024 * 1024)
-#define HTTP_TIMEOUT_S 5
-#define START_TIMEOUT_MS 10000
-#define STOP_TIMEOUT_MS 10000
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-static int path_join(char *out, size_t out_size, const char *dir, const char *name)
-{
-	int n = snprintf(out, out_size, "%s/%s", dir, name);
-
-	return n < 0 || (size_t)n >= out_size ? -ENAMETOOLONG : 0;
-}
-
-/* Writes text to a new file of the given mode. Returns 0 or -errno. */
-static int write_file(const char *path, mode_t mode, const char *text)
-{
-	size_t len = strlen(text);
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, text, len);
-	close(fd);
-	return n == (ssize_t)len ? 0 : -EIO;
-}
-
-static int bind_loopback(int type, uint16_t *port)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return -errno;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&sin, &len) != 0) {
-		close(fd);
-		return -errno;
-	}
-	*port = ntohs(sin.sin_port);
-	return fd;
-}
-
-/* Picks free loopback ports by binding port 0. The sockets stay open until
- * all ports are known, so the two TCP ports differ. Another process may
- * still take a port before the DC binds it: the start then fails loudly. */
-static int pick_ports(struct ntm_dctest *dc)
-{
-	int fds[3] = { -1, -1, -1 };
-	int rc = 0;
-	size_t i;
-
-	fds[0] = bind_loopback(SOCK_DGRAM, &dc->control.port);
-	fds[1] = bind_loopback(SOCK_STREAM, &dc->admin_port);
-	if (dc->federation)
-		fds[2] = bind_loopback(SOCK_STREAM, &dc->fed_port);
-	for (i = 0; i < 3; i++) {
-		if (fds[i] >= 0)
-			close(fds[i]);
-		else if (i < 2 || dc->federation)
-			rc = fds[i];
-	}
-	return rc;
-}
-
 static int make_paths(struct ntm_dctest *dc)
 {
-	const char *tmp = getenv("TMPDIR");
-	int n = snprintf(dc->dir, sizeof(dc->dir), "%s/ntm-dctest.XXXXXX",
-			 tmp && tmp[0] ? tmp : "/tmp");
+	int rc = ntm_daemontest_make_dir(dc->dir, sizeof(dc->dir), "ntm-dctest");
 
-	if (n < 0 || (size_t)n >= sizeof(dc->dir))
-		return -ENAMETOOLONG;
-	if (!mkdtemp(dc->dir)) {
-		dc->dir[0] = '\0';
-		return -errno;
-	}
-	if (path_join(dc->conf_path, sizeof(dc->conf_path), dc->dir, "dcd.conf") ||
-	    path_join(dc->key_path, sizeof(dc->key_path), dc->dir, "dc.key") ||
-	    path_join(dc->token_path, sizeof(dc->token_path), dc->dir, "admin.token") ||
-	    path_join(dc->db_path, sizeof(dc->db_path), dc->dir, "dcd.sqlite") ||
-	    path_join(dc->log_path, sizeof(dc->log_path), dc->dir, "dcd.log"))
+	if (rc != 0)
+		return rc;
+	if (ntm_daemontest_path_join(dc->conf_path, sizeof(dc->conf_path), dc->dir, "dcd.conf") ||
+	    ntm_daemontest_path_join(dc->key_path, sizeof(dc->key_path), dc->dir, "dc.key") ||
+	    ntm_daemontest_path_join(dc->token_path, sizeof(dc->token_path), dc->dir,
+				     "admin.token") ||
+	    ntm_daemontest_path_join(dc->db_path, sizeof(dc->db_path), dc->dir, "dcd.sqlite") ||
+	    ntm_daemontest_path_join(dc->log_path, sizeof(dc->log_path), dc->dir, "dcd.log"))
 		return -ENAMETOOLONG;
 	return 0;
 }
 
-static int write_token(struct ntm_dctest *dc)
+static int pick_ports(struct ntm_dctest *dc)
 {
-	uint8_t raw[16];
-	char line[sizeof(dc->token) + 1];
+	const struct ntm_daemontest_port ports[] = {
+		{ SOCK_DGRAM, &dc->control.port },
+		{ SOCK_STREAM, &dc->admin_port },
+		{ SOCK_STREAM, &dc->fed_port },
+	};
 
-	randombytes_buf(raw, sizeof(raw));
-	sodium_bin2hex(dc->token, sizeof(dc->token), raw, sizeof(raw));
-	snprintf(line, sizeof(line), "%s\n", dc->token);
-	return write_file(dc->token_path, 0600, line);
+	/* The federation port is the last one, picked only with federation. */
+	return ntm_daemontest_pick_ports(ports, dc->federation ? 3 : 2);
 }
 
 int ntm_dctest_init(struct ntm_dctest *dc, const struct ntm_dctest_options *opt)
@@ -159,7 +71,7 @@ int ntm_dctest_init(struct ntm_dctest *dc, const struct ntm_dctest_options *opt)
 	rc = ntm_key_save(&dc->kp, dc->key_path, 0);
 	if (rc != 0)
 		return rc < 0 ? rc : -EIO;
-	rc = write_token(dc);
+	rc = ntm_daemontest_write_token(dc->token_path, dc->token, sizeof(dc->token));
 	if (rc != 0)
 		return rc;
 	return pick_ports(dc);
@@ -224,56 +136,11 @@ static int write_conf(const struct ntm_dctest *dc)
 	}
 	if (rc != 0)
 		return rc;
-	unlink(dc->conf_path);
-	return write_file(dc->conf_path, 0600, buf);
-}
-
-/* Runs in the forked child: stderr and stdout to the log, then exec. */
-static void exec_dcd(const struct ntm_dctest *dc, pid_t parent)
-{
-	int logfd, nullfd;
-	sigset_t none;
-
-	/* Dies with the test process, so a crashed test leaves no daemon. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		_exit(126);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	logfd = open(dc->log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-	nullfd = open("/dev/null", O_RDONLY);
-	if (logfd < 0 || nullfd < 0)
-		_exit(126);
-	dup2(nullfd, STDIN_FILENO);
-	dup2(logfd, STDOUT_FILENO);
-	dup2(logfd, STDERR_FILENO);
-	execl(NTM_DCD_PATH, "ntm-dcd", "-f", "-c", dc->conf_path, (char *)NULL);
-	_exit(127);
-}
-
-static int wait_healthy(struct ntm_dctest *dc)
-{
-	uint64_t deadline = ntm_now_ms() + START_TIMEOUT_MS;
-	int status;
-
-	while (ntm_now_ms() < deadline) {
-		if (waitpid(dc->pid, &status, WNOHANG) == dc->pid) {
-			fprintf(stderr, "ntm-dcd exited during start-up (status 0x%x), see %s\n",
-				status, dc->log_path);
-			dc->pid = 0;
-			return -ECHILD;
-		}
-		if (ntm_dctest_http(dc, "GET", "/healthz", NULL, false, NULL) == 200)
-			return 0;
-		sleep_ms(20);
-	}
-	fprintf(stderr, "ntm-dcd: no response to GET /healthz within %d ms\n", START_TIMEOUT_MS);
-	return -ETIMEDOUT;
+	return ntm_daemontest_write_file(dc->conf_path, 0600, buf);
 }
 
 int ntm_dctest_start(struct ntm_dctest *dc)
 {
-	pid_t parent = getpid();
 	int rc;
 
 	if (dc->pid)
@@ -282,34 +149,13 @@ int ntm_dctest_start(struct ntm_dctest *dc)
 	if (rc != 0)
 		return rc;
 	dc->started_ms = ntm_now_ms();
-	dc->pid = fork();
-	if (dc->pid < 0) {
-		dc->pid = 0;
-		return -errno;
-	}
-	if (dc->pid == 0)
-		exec_dcd(dc, parent);
-	return wait_healthy(dc);
+	return ntm_daemontest_start(&dc->pid, NTM_DCD_PATH, dc->conf_path, dc->log_path,
+				    dc->admin_port);
 }
 
 int ntm_dctest_stop(struct ntm_dctest *dc, int sig)
 {
-	uint64_t deadline = ntm_now_ms() + STOP_TIMEOUT_MS;
-	int status;
-	pid_t pid = dc->pid;
-
-	if (!pid)
-		return -ESRCH;
-	dc->pid = 0;
-	kill(pid, sig);
-	while (ntm_now_ms() < deadline) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			return status;
-		sleep_ms(10);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	return -ETIMEDOUT;
+	return ntm_daemontest_stop(&dc->pid, sig);
 }
 
 int ntm_dctest_restart(struct ntm_dctest *dc, int sig)
@@ -321,163 +167,19 @@ int ntm_dctest_restart(struct ntm_dctest *dc, int sig)
 	return ntm_dctest_start(dc);
 }
 
-static void print_log(const struct ntm_dctest *dc)
-{
-	char buf[4096];
-	size_t n;
-	FILE *f = fopen(dc->log_path, "r");
-
-	if (!f)
-		return;
-	fprintf(stderr, "---- %s ----\n", dc->log_path);
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		fwrite(buf, 1, n, stderr);
-	fprintf(stderr, "---- end of %s ----\n", dc->log_path);
-	fclose(f);
-}
-
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
 void ntm_dctest_cleanup(struct ntm_dctest *dc)
 {
-	const char *show = getenv("NTM_ITEST_LOG");
-
 	if (dc->pid)
 		ntm_dctest_stop(dc, SIGKILL);
-	if (dc->dir[0] && show && show[0] == '1')
-		print_log(dc);
-	if (dc->dir[0])
-		nftw(dc->dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
-	dc->dir[0] = '\0';
+	ntm_daemontest_remove_dir(dc->dir, dc->log_path);
 	ntm_keypair_wipe(&dc->kp);
-}
-
-static int http_connect(const struct ntm_dctest *dc)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(dc->admin_port) };
-	struct timeval tv = { .tv_sec = HTTP_TIMEOUT_S };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return -errno;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
-static int send_all(int fd, const char *buf, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = send(fd, buf, len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -EIO;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Reads until the server closes (HTTP/1.0). Returns the length or -errno.
- * The caller frees *out, which is NUL-terminated. */
-static ssize_t recv_all(int fd, char **out)
-{
-	size_t cap = 4096, len = 0;
-	char *buf = malloc(cap), *grown;
-	ssize_t n;
-
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		if (cap - len < 1024 && cap < HTTP_MAX_RESPONSE) {
-			grown = realloc(buf, cap * 2);
-			if (!grown)
-				break;
-			buf = grown;
-			cap *= 2;
-		}
-		n = recv(fd, buf + len, cap - len - 1, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	*out = buf;
-	return (ssize_t)len;
-}
-
-/* Parses "HTTP/1.x NNN ..." and the JSON body after the blank line. */
-static int parse_response(const char *resp, size_t len, json_t **response)
-{
-	const char *body;
-	char *end;
-	unsigned long status;
-
-	if (len < 12 || strncmp(resp, "HTTP/1.", 7) != 0)
-		return -EPROTO;
-	errno = 0;
-	status = strtoul(resp + 9, &end, 10);
-	if (errno != 0 || end != resp + 12 || status < 100 || status > 599)
-		return -EPROTO;
-	body = strstr(resp, "\r\n\r\n");
-	if (response && body && body[4] != '\0')
-		*response = json_loadb(body + 4, len - (size_t)(body + 4 - resp), 0, NULL);
-	return (int)status;
 }
 
 int ntm_dctest_http(struct ntm_dctest *dc, const char *method, const char *path,
 		    const char *body, bool token, json_t **response)
 {
-	char head[1024], auth[128] = "";
-	char *resp = NULL;
-	size_t body_len = body ? strlen(body) : 0;
-	ssize_t resp_len;
-	int fd, n, rc;
-
-	if (response)
-		*response = NULL;
-	if (token)
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s\r\n", dc->token);
-	n = snprintf(head, sizeof(head),
-		     "%s %s HTTP/1.0\r\nHost: 127.0.0.1:%u\r\n%sContent-Type: application/json\r\n"
-		     "Content-Length: %zu\r\n\r\n",
-		     method, path, dc->admin_port, auth, body_len);
-	if (n < 0 || (size_t)n >= sizeof(head))
-		return -ENAMETOOLONG;
-
-	fd = http_connect(dc);
-	if (fd < 0)
-		return fd;
-	rc = send_all(fd, head, (size_t)n);
-	if (rc == 0 && body_len > 0)
-		rc = send_all(fd, body, body_len);
-	if (rc != 0)
-		goto out;
-	resp_len = recv_all(fd, &resp);
-	if (resp_len < 0) {
-		rc = (int)resp_len;
-		goto out;
-	}
-	rc = parse_response(resp, (size_t)resp_len, response);
-out:
-	free(resp);
-	close(fd);
-	return rc;
+	return ntm_daemontest_http(dc->admin_port, token ? dc->token : NULL, method, path, body,
+				   response);
 }
 
 int ntm_dctest_enrol(struct ntm_dctest *dc, const char *fqdn, const uint8_t pub[NTM_KEY_LEN])

@@ -298,6 +298,64 @@ sys_listening() {
 	[[ -n $(topo_exec "$1" ss -Hltn "sport = :$2") ]]
 }
 
+# sys_gena_listener NS ADDR PORT LOG: starts a UPnP event listener in NS on
+# ADDR:PORT and waits until it listens. It responds 200 to each NOTIFY and
+# appends the sender's address, the request line, the header and the body to
+# LOG. python3's http.server has no NOTIFY handler of its own.
+sys_gena_listener() {
+	local ns=$1 addr=$2 port=$3 log=$4
+
+	cat >"$WORK/listener.py" <<'PY'
+import http.server, sys
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_NOTIFY(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        with open(sys.argv[3], "ab") as log:
+            log.write(("from %s\n%s %s\n" % (self.client_address[0], self.command,
+                                             self.path)).encode())
+            log.write(bytes(self.headers) + body + b"\n")
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer((sys.argv[1], int(sys.argv[2])), Handler).serve_forever()
+PY
+	topo_bg "$ns" "$WORK/listener.log" python3 "$WORK/listener.py" "$addr" "$port" "$log" ||
+		return
+	sys_wait_for 5 sys_listening "$ns" "$port"
+}
+
+# sys_gena_subscribe NS CALLBACK URL OUT [CURL_ARG...]: sends a UPnP
+# SUBSCRIBE for the event URL from NS with the callback URL CALLBACK, writes
+# the response to OUT and prints the SID of a 200 response. The CURL_ARGs go
+# to curl, for example --interface ADDR.
+sys_gena_subscribe() {
+	local ns=$1 callback=$2 url=$3 out=$4 sid
+
+	topo_exec "$ns" curl -sS --max-time 10 "${@:5}" -i -o "$out" -X SUBSCRIBE \
+		-H "CALLBACK: <$callback>" -H 'NT: upnp:event' -H 'TIMEOUT: Second-300' "$url" ||
+		return
+	grep -aq '^HTTP/1.1 200' "$out" || {
+		echo "# SUBSCRIBE $url got no 200 response" >&2
+		return 1
+	}
+	sid=$(grep -ai '^SID:' "$out" | head -n 1 | sed -E 's/^[^:]*: *//' | tr -d '\r')
+	[[ -n $sid ]] || { echo "# no SID in the SUBSCRIBE response from $url" >&2; return 1; }
+	printf '%s\n' "$sid"
+}
+
+# sys_gena_unsubscribe NS URL SID [CURL_ARG...]: sends a UPnP UNSUBSCRIBE
+# for SID to the event URL from NS and succeeds on a 200 response.
+sys_gena_unsubscribe() {
+	local ns=$1 url=$2 sid=$3
+
+	topo_exec "$ns" curl -sS --max-time 10 "${@:4}" -i -o "$WORK/unsubscribe.txt" \
+		-X UNSUBSCRIBE -H "SID: $sid" "$url" || return
+	grep -aq '^HTTP/1.1 200' "$WORK/unsubscribe.txt"
+}
+
 # sys_tcp_receive NS VIP PORT OUT: starts a TCP receiver in NS on VIP:PORT
 # that writes one connection's bytes to OUT, and waits until it listens.
 # Sets SYS_RECEIVER_PID.

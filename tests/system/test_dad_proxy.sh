@@ -106,31 +106,6 @@ start_harness() {
 	sys_wait_for 5 grep -q '^gena_port ' "$WORK/harness.log"
 }
 
-# The player's event listener: responds 200 to each NOTIFY and appends the
-# sender's address, request line, header and body to notify.log.
-start_listener() {
-	cat >"$WORK/listener.py" <<'PY'
-import http.server, sys
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_NOTIFY(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        with open(sys.argv[3], "ab") as log:
-            log.write(("from %s\n%s %s\n" % (self.client_address[0], self.command,
-                                             self.path)).encode())
-            log.write(bytes(self.headers) + body + b"\n")
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-    def log_message(self, *args):
-        pass
-http.server.HTTPServer((sys.argv[1], int(sys.argv[2])), Handler).serve_forever()
-PY
-	topo_bg agent "$WORK/listener.log" python3 "$WORK/listener.py" "$PLAYER" "$CALLBACK_PORT" \
-		"$WORK/notify.log"
-	sys_wait_for 5 sys_listening agent "$CALLBACK_PORT"
-}
-
 # player CURL_ARGS...: curl as the player, from its own address.
 player() {
 	topo_exec agent curl -sS --max-time 10 --interface "$PLAYER" "$@"
@@ -277,20 +252,13 @@ check_http10() {
 # subscribe PORT PATH OUT: SUBSCRIBE through the proxy with the player's
 # callback; prints the SID of a 200 response.
 subscribe() {
-	local sid
-
-	player -i -o "$3" -X SUBSCRIBE -H "CALLBACK: <http://$PLAYER:$CALLBACK_PORT/events/cd>" \
-		-H 'NT: upnp:event' -H 'TIMEOUT: Second-300' "http://$VIP:$1$2" || return
-	grep -aq '^HTTP/1.1 200' "$3" || { echo "# SUBSCRIBE $2 got no 200 response" >&2; return 1; }
-	sid=$(grep -ai '^SID:' "$3" | head -n 1 | sed -E 's/^[^:]*: *//' | tr -d '\r')
-	[[ -n $sid ]] || { echo "# no SID in the SUBSCRIBE response" >&2; return 1; }
-	printf '%s\n' "$sid"
+	sys_gena_subscribe agent "http://$PLAYER:$CALLBACK_PORT/events/cd" "http://$VIP:$1$2" "$3" \
+		--interface "$PLAYER"
 }
 
 # unsubscribe PORT PATH SID
 unsubscribe() {
-	player -i -o "$WORK/unsubscribe.txt" -X UNSUBSCRIBE -H "SID: $3" "http://$VIP:$1$2" || return
-	grep -aq '^HTTP/1.1 200' "$WORK/unsubscribe.txt"
+	sys_gena_unsubscribe agent "http://$VIP:$1$2" "$3" --interface "$PLAYER"
 }
 
 # check_minidlna_subscribe: minidlna accepts the SUBSCRIBE, and the
@@ -344,7 +312,8 @@ main() {
 	check "minidlna starts on $SERVER:$PORT" start_minidlna
 	check "gerbera starts on $SERVER:$GERBERA_PORT" start_gerbera
 	check "harness starts on $VIP:$PORT" start_harness
-	check "player listener starts" start_listener
+	check "player listener starts" sys_gena_listener agent "$PLAYER" "$CALLBACK_PORT" \
+		"$WORK/notify.log"
 	check "description on the VIP, Content-Length recomputed" check_description
 	check "Browse of the root names no real address" check_browse_root
 	check "Browse of every folder names no real address" browse_all

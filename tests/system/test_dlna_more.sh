@@ -248,32 +248,6 @@ check "gerbera's URLBase names its VIP" \
 
 # --- GENA through the tunnel ---------------------------------------------------
 
-# The player's event listener on its VIP: responds 200 to each NOTIFY and
-# appends the sender's address, the request line, the header and the body to
-# notify.log. python3's http.server has no NOTIFY handler of its own.
-start_listener() {
-	cat >"$WORK/listener.py" <<'PY'
-import http.server, sys
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_NOTIFY(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        with open(sys.argv[3], "ab") as log:
-            log.write(("from %s\n%s %s\n" % (self.client_address[0], self.command,
-                                             self.path)).encode())
-            log.write(bytes(self.headers) + body + b"\n")
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-    def log_message(self, *args):
-        pass
-http.server.HTTPServer((sys.argv[1], int(sys.argv[2])), Handler).serve_forever()
-PY
-	topo_bg player "$WORK/listener.log" python3 "$WORK/listener.py" "$PLAYER_VIP" \
-		"$CALLBACK_PORT" "$WORK/notify.log" || return
-	sys_wait_for 5 sys_listening player "$CALLBACK_PORT"
-}
-
 # event_url: prints the absolute eventSubURL of gerbera's ContentDirectory,
 # read from its description on the VIP.
 event_url() {
@@ -289,20 +263,6 @@ for service in root.iter("{urn:schemas-upnp-org:device-1-0}service"):
 PY
 }
 
-# subscribe URL OUT: SUBSCRIBE from the player with its listener as the
-# CALLBACK; prints the SID of a 200 response.
-subscribe() {
-	local sid
-
-	topo_exec player curl -sS --max-time 10 -i -o "$2" -X SUBSCRIBE \
-		-H "CALLBACK: <http://$PLAYER_VIP:$CALLBACK_PORT/events/cd>" \
-		-H 'NT: upnp:event' -H 'TIMEOUT: Second-300' "$1" || return
-	grep -aq '^HTTP/1.1 200' "$2" || { echo "# SUBSCRIBE got no 200 response" >&2; return 1; }
-	sid=$(grep -ai '^SID:' "$2" | head -n 1 | sed -E 's/^[^:]*: *//' | tr -d '\r')
-	[[ -n $sid ]] || { echo "# no SID in the SUBSCRIBE response" >&2; return 1; }
-	printf '%s\n' "$sid"
-}
-
 # event_arrived: the listener logged a NOTIFY with the SID of the
 # subscription.
 event_arrived() {
@@ -310,12 +270,14 @@ event_arrived() {
 }
 
 PLAYER_VIP=$(sys_vip player)
-check "player's event listener starts on $PLAYER_VIP" start_listener
+check "player's event listener starts on $PLAYER_VIP" \
+	sys_gena_listener player "$PLAYER_VIP" "$CALLBACK_PORT" "$WORK/notify.log"
 EVENT_URL=$(event_url)
 echo "# gerbera's ContentDirectory events: ${EVENT_URL:-none}"
 check "gerbera's event URL is on its VIP" \
 	grep -Eq "^http://$GVIP:$GERBERA_PORT/" <<<"$EVENT_URL"
-SID=$(subscribe "$EVENT_URL" "$WORK/subscribe.txt")
+SID=$(sys_gena_subscribe player "http://$PLAYER_VIP:$CALLBACK_PORT/events/cd" "$EVENT_URL" \
+	"$WORK/subscribe.txt")
 check "SUBSCRIBE through the VIP gets a SID" test -n "$SID"
 # UDA 2.0, section 4.2.1: the publisher sends the initial event message
 # right after it accepted the subscription.
@@ -324,11 +286,7 @@ check "the event comes from gerbera's VIP" file_has "$WORK/notify.log" "^from $G
 check "the event keeps the callback's path" file_has "$WORK/notify.log" '^NOTIFY /events/cd$'
 check "the event carries a property set" file_has "$WORK/notify.log" 'propertyset'
 check "the event names no real address" no_real_address "$WORK/notify.log" "$SERVER2"
-unsubscribe() {
-	topo_exec player curl -sS --max-time 10 -i -o "$WORK/unsubscribe.txt" -X UNSUBSCRIBE \
-		-H "SID: $SID" "$EVENT_URL" && grep -aq '^HTTP/1.1 200' "$WORK/unsubscribe.txt"
-}
-check "UNSUBSCRIBE through the VIP" unsubscribe
+check "UNSUBSCRIBE through the VIP" sys_gena_unsubscribe player "$EVENT_URL" "$SID"
 
 # gupnp-event-dumper (gupnp-tools 0.12, gupnp 1.6), a real GENA control
 # point that needs no display: it discovers the servers through ntm-ssdpd,

@@ -8,16 +8,13 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
 #include <net/if.h>
 #include <poll.h>
-#include <sched.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdalign.h>
 #include <stdbool.h>
@@ -27,142 +24,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "netns_child.h"
 #include "nd_netlink.h"
 #include "nd_tun.h"
 #include "ntm_addr.h"
 
-/* Exit status of a child that could not create its network namespace. */
-#define CHILD_SKIP 77
-/* Time a child may run before the parent kills it and fails the test. */
-#define CHILD_TIMEOUT_MS 20000
 /* Time to wait for a notification on the watcher's socket. */
 #define EVENT_TIMEOUT_MS 2000
 
 #define TUN_NAME "ntmtest0"
 #define LAN_NAME "ntmlan0"    /* up, the host's "real" interface */
 #define DOWN_NAME "ntmlan1"   /* down */
-
-/* ---- running a test body in a network namespace of its own ---- */
-
-/* The child's end of the pipe that carries its failure message. */
-static int report_fd = -1;
-
-/* Writes the failure to the parent and ends the child. */
-static void child_fail(int line, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void child_fail(int line, const char *fmt, ...)
-{
-	va_list ap;
-
-	dprintf(report_fd, "line %d: ", line);
-	va_start(ap, fmt);
-	vdprintf(report_fd, fmt, ap);
-	va_end(ap);
-	_exit(1);
-}
-
-/* Checks inside the child; a failure names the condition and err. */
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			child_fail(__LINE__, "%s", #cond);                                         \
-	} while (0)
-#define CHECK_ERR(cond, err)                                                                       \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			child_fail(__LINE__, "%s (err: %s)", #cond, (err));                        \
-	} while (0)
-
-/* Brings up lo in the new namespace. New links get no IPv6 link-local
- * address (addr_gen_mode 1, none), so no address appears later on its own,
- * for example when duplicate address detection ends. */
-static void netns_prepare(void)
-{
-	char err[256] = "";
-	int fd = open("/proc/sys/net/ipv6/conf/default/addr_gen_mode", O_WRONLY | O_CLOEXEC);
-
-	if (fd >= 0) {
-		CHECK(write(fd, "1", 1) == 1);
-		close(fd);
-	}
-	CHECK_ERR(nd_tun_up("lo", 65535, err, sizeof(err)) == 0, err);
-}
-
-/* Reads the child's report until it exits or the time is up. Returns false
- * on timeout. */
-static bool report_read(int fd, char *report, size_t size)
-{
-	struct timespec start, now;
-	size_t used = 0;
-
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	for (;;) {
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		long elapsed_ms;
-		ssize_t n;
-
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		elapsed_ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-		if (elapsed_ms >= CHILD_TIMEOUT_MS)
-			return false;
-		if (poll(&pfd, 1, (int)(CHILD_TIMEOUT_MS - elapsed_ms)) <= 0)
-			continue;
-		n = read(fd, report + used, size - 1 - used);
-		if (n <= 0)
-			return true;
-		used += (size_t)n;
-		report[used] = '\0';
-		if (used == size - 1)
-			return true;
-	}
-}
-
-/* Runs body in a forked child inside a new network namespace and fails the
- * test with the child's message when the body fails. */
-static void run_in_netns(void (*body)(void))
-{
-	char report[1024] = "";
-	int fds[2], status = 0;
-	bool finished;
-	pid_t pid;
-
-	if (geteuid() != 0)
-		skip();
-	assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
-	fflush(NULL);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		close(fds[0]);
-		report_fd = fds[1];
-		if (unshare(CLONE_NEWNET) < 0)
-			_exit(CHILD_SKIP);
-		netns_prepare();
-		body();
-		/* exit, not _exit, so the leak checker of a sanitizer build runs. */
-		exit(0);
-	}
-
-	close(fds[1]);
-	finished = report_read(fds[0], report, sizeof(report));
-	close(fds[0]);
-	if (!finished)
-		kill(pid, SIGKILL);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	if (WIFEXITED(status) && WEXITSTATUS(status) == CHILD_SKIP)
-		skip();
-	if (report[0] != '\0')
-		print_error("child: %s\n", report);
-	assert_true(finished);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
-}
 
 /* ---- creating links and addresses with libmnl ---- */
 
