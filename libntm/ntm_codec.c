@@ -4,11 +4,13 @@
  * under a tunnel session key. The layouts are in ntm_codec.h.
  */
 #include "ntm_codec.h"
-#include "ntm_time.h"
 
 #include <errno.h>
 #include <sodium.h>
 #include <string.h>
+
+#include "ntm_bytes.h"
+#include "ntm_time.h"
 
 /* Offsets inside the headers. */
 #define OFF_VERSION 0
@@ -47,36 +49,6 @@ const char *ntm_codec_status_str(enum ntm_codec_status st)
 	if ((unsigned)st >= NTM_CODEC_STATUS_COUNT)
 		return "unknown";
 	return status_names[st];
-}
-
-static void be32_put(uint8_t *p, uint32_t v)
-{
-	for (int i = 3; i >= 0; i--) {
-		p[i] = (uint8_t)v;
-		v >>= 8;
-	}
-}
-
-static uint32_t be32_get(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void be64_put(uint8_t *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--) {
-		p[i] = (uint8_t)v;
-		v >>= 8;
-	}
-}
-
-static uint64_t be64_get(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
 }
 
 int ntm_ctl_keys_derive(struct ntm_ctl_keys *keys, const struct ntm_keypair *self,
@@ -162,7 +134,7 @@ ssize_t ntm_ctl_seal(uint8_t *out, size_t out_size, const uint8_t sender_pub[NTM
 
 	common_header_put(out, NTM_PKT_CONTROL);
 	memcpy(out + CTL_OFF_SENDER, sender_pub, NTM_KEY_LEN);
-	be64_put(out + CTL_OFF_COUNTER, counter);
+	ntm_be64_put(out + CTL_OFF_COUNTER, counter);
 	randombytes_buf(out + CTL_OFF_NONCE, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
 
 	crypto_aead_xchacha20poly1305_ietf_encrypt(out + NTM_CTL_HEADER_LEN, &ct_len, pt, pt_len,
@@ -206,7 +178,7 @@ enum ntm_codec_status ntm_ctl_open(const uint8_t *pkt, size_t len, const struct 
 						       pkt + CTL_OFF_NONCE, keys->rx) != 0)
 		return NTM_CODEC_AUTH_FAILED;
 
-	ctr = be64_get(pkt + CTL_OFF_COUNTER);
+	ctr = ntm_be64_get(pkt + CTL_OFF_COUNTER);
 	if (counter != NULL)
 		*counter = ctr;
 	if (win != NULL && !ntm_replay_check(win, ctr)) {
@@ -243,8 +215,8 @@ ssize_t ntm_data_seal(uint8_t *out, size_t out_size, uint32_t receiver_index, ui
 		return -ENOSPC;
 
 	common_header_put(out, NTM_PKT_DATA);
-	be32_put(out + DATA_OFF_INDEX, receiver_index);
-	be64_put(out + DATA_OFF_COUNTER, counter);
+	ntm_be32_put(out + DATA_OFF_INDEX, receiver_index);
+	ntm_be64_put(out + DATA_OFF_COUNTER, counter);
 	data_nonce(nonce, counter);
 
 	crypto_aead_chacha20poly1305_ietf_encrypt(out + NTM_DATA_HEADER_LEN, &ct_len, inner,
@@ -264,7 +236,7 @@ enum ntm_codec_status ntm_data_index(const uint8_t *pkt, size_t len, uint32_t *r
 	enum ntm_codec_status st = data_header_check(pkt, len);
 
 	if (st == NTM_CODEC_OK)
-		*receiver_index = be32_get(pkt + DATA_OFF_INDEX);
+		*receiver_index = ntm_be32_get(pkt + DATA_OFF_INDEX);
 	return st;
 }
 
@@ -286,7 +258,7 @@ enum ntm_codec_status ntm_data_open(uint8_t *pkt, size_t len, const uint8_t key[
 	if (st != NTM_CODEC_OK)
 		return st;
 
-	ctr = be64_get(pkt + DATA_OFF_COUNTER);
+	ctr = ntm_be64_get(pkt + DATA_OFF_COUNTER);
 	data_nonce(nonce, ctr);
 	if (crypto_aead_chacha20poly1305_ietf_decrypt(body, &m_len, NULL, body,
 						      len - NTM_DATA_HEADER_LEN, pkt,

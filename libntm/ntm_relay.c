@@ -8,6 +8,8 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "ntm_bytes.h"
+
 #define OFF_VERSION 0
 #define OFF_TYPE 1
 #define OFF_RESERVED 2
@@ -27,23 +29,6 @@ _Static_assert(NTM_RELAY_CREDENTIAL_LEN >= crypto_generichash_KEYBYTES_MIN &&
 		       NTM_RELAY_CREDENTIAL_LEN <= crypto_generichash_KEYBYTES_MAX,
 	       "BLAKE2b key size");
 _Static_assert(sizeof(CREDENTIAL_LABEL) - 1 == CREDENTIAL_LABEL_LEN, "label length");
-
-static void be64_put(uint8_t *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--) {
-		p[i] = (uint8_t)v;
-		v >>= 8;
-	}
-}
-
-static uint64_t be64_get(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
 
 static void prefix_put(uint8_t *p, enum ntm_pkt_type type)
 {
@@ -79,8 +64,8 @@ ssize_t ntm_relay_bind_build(uint8_t *out, size_t out_size, uint64_t session_id,
 	if (out_size < NTM_RELAY_BIND_LEN)
 		return -ENOSPC;
 	prefix_put(out, NTM_PKT_RELAY_BIND);
-	be64_put(out + OFF_SESSION, session_id);
-	be64_put(out + BIND_OFF_TIMESTAMP, timestamp_ms);
+	ntm_be64_put(out + OFF_SESSION, session_id);
+	ntm_be64_put(out + BIND_OFF_TIMESTAMP, timestamp_ms);
 	memcpy(out + BIND_OFF_KEY, node_key, NTM_KEY_LEN);
 	bind_mac(out + BIND_OFF_MAC, out, credential);
 	return NTM_RELAY_BIND_LEN;
@@ -108,8 +93,8 @@ enum ntm_codec_status ntm_relay_bind_parse(const uint8_t *pkt, size_t len,
 
 	if (st != NTM_CODEC_OK)
 		return st;
-	out->session_id = be64_get(pkt + OFF_SESSION);
-	out->timestamp_ms = be64_get(pkt + BIND_OFF_TIMESTAMP);
+	out->session_id = ntm_be64_get(pkt + OFF_SESSION);
+	out->timestamp_ms = ntm_be64_get(pkt + BIND_OFF_TIMESTAMP);
 	memcpy(out->node_key, pkt + BIND_OFF_KEY, NTM_KEY_LEN);
 	return NTM_CODEC_OK;
 }
@@ -131,7 +116,7 @@ enum ntm_codec_status ntm_relay_bind_verify(const uint8_t *pkt, size_t len,
 void ntm_relay_data_header(uint8_t out[NTM_RELAY_DATA_HEADER_LEN], uint64_t session_id)
 {
 	prefix_put(out, NTM_PKT_RELAY_DATA);
-	be64_put(out + OFF_SESSION, session_id);
+	ntm_be64_put(out + OFF_SESSION, session_id);
 }
 
 /* Checks the inner packet with the codec's own header checks, which bound
@@ -165,6 +150,6 @@ enum ntm_codec_status ntm_relay_data_parse(const uint8_t *pkt, size_t len, uint6
 	st = inner_check(pkt + NTM_RELAY_DATA_HEADER_LEN, len - NTM_RELAY_DATA_HEADER_LEN);
 	if (st != NTM_CODEC_OK)
 		return st;
-	*session_id = be64_get(pkt + OFF_SESSION);
+	*session_id = ntm_be64_get(pkt + OFF_SESSION);
 	return NTM_CODEC_OK;
 }
