@@ -433,14 +433,8 @@ void dad_ipc_stop(struct dad *dad)
 	if (ipc->timer)
 		ntm_loop_timer_cancel(dad->loop, ipc->timer);
 	ntm_loop_del_fd(dad->loop, dad->routes_fd);
-	if (ipc->noded) {
-		ntm_loop_del_zsock(dad->loop, ipc->noded);
-		zmq_close(ipc->noded);
-	}
-	if (ipc->ssdpd) {
-		ntm_loop_del_zsock(dad->loop, ipc->ssdpd);
-		zmq_close(ipc->ssdpd);
-	}
+	ntm_loop_close_zsock(dad->loop, &ipc->noded);
+	ntm_loop_close_zsock(dad->loop, &ipc->ssdpd);
 	if (ipc->ctx)
 		zmq_ctx_term(ipc->ctx);
 	free(ipc);

@@ -757,15 +757,6 @@ int dc_fed_start(struct dc *dc, char *err, size_t err_size)
 	return 0;
 }
 
-static void close_sock(struct dc *dc, void **sock)
-{
-	if (!*sock)
-		return;
-	ntm_loop_del_zsock(dc->loop, *sock);
-	zmq_close(*sock);
-	*sock = NULL;
-}
-
 void dc_fed_stop(struct dc *dc)
 {
 	struct dc_fed *fed = dc->fed;
@@ -784,9 +775,9 @@ void dc_fed_stop(struct dc *dc)
 	if (fed->tick_timer)
 		ntm_loop_timer_cancel(dc->loop, fed->tick_timer);
 	for (size_t i = 0; i < fed->n_peers; i++)
-		close_sock(dc, &fed->peers[i].dealer);
-	close_sock(dc, &fed->router);
-	close_sock(dc, &fed->zap);
+		ntm_loop_close_zsock(dc->loop, &fed->peers[i].dealer);
+	ntm_loop_close_zsock(dc->loop, &fed->router);
+	ntm_loop_close_zsock(dc->loop, &fed->zap);
 	if (fed->ctx)
 		zmq_ctx_term(fed->ctx);
 	free(fed);

@@ -365,10 +365,8 @@ void dc_relay_stop(struct dc *dc)
 	}
 	if (r->timer)
 		ntm_loop_timer_cancel(dc->loop, r->timer);
-	for (size_t i = 0; i < r->n; i++) {
-		ntm_loop_del_zsock(dc->loop, r->rs[i].dealer);
-		zmq_close(r->rs[i].dealer);
-	}
+	for (size_t i = 0; i < r->n; i++)
+		ntm_loop_close_zsock(dc->loop, &r->rs[i].dealer);
 	if (r->ctx)
 		zmq_ctx_term(r->ctx);
 	free(r);

@@ -236,6 +236,15 @@ void ntm_loop_del_zsock(struct ntm_loop *loop, void *zsock)
 		remove_watcher(loop, w);
 }
 
+void ntm_loop_close_zsock(struct ntm_loop *loop, void **zsock)
+{
+	if (!*zsock)
+		return;
+	ntm_loop_del_zsock(loop, *zsock);
+	zmq_close(*zsock);
+	*zsock = NULL;
+}
+
 /* ---- timers: a binary min-heap ordered by (due_ms, seq) ---- */
 
 static bool timer_before(const struct ntm_timer *a, const struct ntm_timer *b)

@@ -30,6 +30,9 @@ void ntm_loop_del_fd(struct ntm_loop *loop, int fd);
 int ntm_loop_add_zsock(struct ntm_loop *loop, void *zsock, short events, ntm_loop_zsock_cb cb,
 		       void *arg);
 void ntm_loop_del_zsock(struct ntm_loop *loop, void *zsock);
+/* Removes *zsock from the loop, closes it and sets *zsock to NULL; does
+ * nothing when *zsock is NULL. */
+void ntm_loop_close_zsock(struct ntm_loop *loop, void **zsock);
 
 /* Fires after after_ms, then every repeat_ms when nonzero. The timer is freed
  * by ntm_loop_timer_cancel, or after a one-shot fired. */

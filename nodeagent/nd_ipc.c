@@ -450,10 +450,7 @@ void nd_ipc_stop(struct nd *nd)
 {
 	if (!nd->ipc)
 		return;
-	if (nd->ipc->router) {
-		ntm_loop_del_zsock(nd->loop, nd->ipc->router);
-		zmq_close(nd->ipc->router);
-	}
+	ntm_loop_close_zsock(nd->loop, &nd->ipc->router);
 	if (nd->ipc->ctx)
 		zmq_ctx_term(nd->ipc->ctx);
 	free(nd->ipc);

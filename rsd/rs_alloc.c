@@ -477,15 +477,6 @@ int rs_alloc_start(struct rs *rs, char *err, size_t err_size)
 	return 0;
 }
 
-static void close_sock(struct rs *rs, void **sock)
-{
-	if (!*sock)
-		return;
-	ntm_loop_del_zsock(rs->loop, *sock);
-	zmq_close(*sock);
-	*sock = NULL;
-}
-
 void rs_alloc_stop(struct rs *rs)
 {
 	struct rs_alloc *a = rs->alloc;
@@ -494,8 +485,8 @@ void rs_alloc_stop(struct rs *rs)
 		return;
 	if (a->status_timer)
 		ntm_loop_timer_cancel(rs->loop, a->status_timer);
-	close_sock(rs, &a->router);
-	close_sock(rs, &a->zap);
+	ntm_loop_close_zsock(rs->loop, &a->router);
+	ntm_loop_close_zsock(rs->loop, &a->zap);
 	if (a->ctx)
 		zmq_ctx_term(a->ctx);
 	free(a);

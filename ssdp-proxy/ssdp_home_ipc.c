@@ -234,9 +234,5 @@ void ssdp_home_ipc_stop(struct ssdpd *d)
 {
 	struct ssdp_home *h = d->home;
 
-	if (!h->router)
-		return;
-	ntm_loop_del_zsock(d->loop, h->router);
-	zmq_close(h->router);
-	h->router = NULL;
+	ntm_loop_close_zsock(d->loop, &h->router);
 }

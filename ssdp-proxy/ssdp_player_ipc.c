@@ -405,9 +405,5 @@ void ssdp_player_ipc_stop(struct ssdpd *d)
 		zmq_close(p->dealer);
 		p->dealer = NULL;
 	}
-	if (p->monitor) {
-		ntm_loop_del_zsock(d->loop, p->monitor);
-		zmq_close(p->monitor);
-		p->monitor = NULL;
-	}
+	ntm_loop_close_zsock(d->loop, &p->monitor);
 }
