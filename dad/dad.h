@@ -70,7 +70,7 @@ struct dad_player {
 
 #define DAD_MAX_PLAYERS 64
 /* GENA callback routes waiting for the event loop to send them. */
-#define DAD_MAX_QUEUED_ROUTES 64
+#define DAD_MAX_QUEUED_ROUTES 1024
 
 struct dad_ipc;
 struct dad_proxy;

@@ -42,6 +42,9 @@
 #define GENA_PENDING_MS 60000
 /* How often the accept thread drops expired subscriptions. */
 #define GENA_PURGE_INTERVAL_MS 5000
+/* How often the routes of all confirmed subscriptions are sent again, so a
+ * player's node that restarted gets them back within this time. */
+#define GENA_REANNOUNCE_MS 60000
 #define GENA_MAP_MAX 256
 #define GENA_TOKEN_BYTES (DAD_GENA_TOKEN_LEN / 2)
 #define GENA_PATH_PREFIX "/gena/"
@@ -111,6 +114,7 @@ struct dad_gena {
 	struct gena_conn *conns;
 	unsigned active;
 	bool stopping;
+	uint64_t next_announce_ms;   /* accept thread only */
 	struct ntm_ratelimit log_limit;
 	struct dad_gena_stats stats;
 };
@@ -885,6 +889,28 @@ static void accept_one(struct dad_gena *gena)
 		conn_end(nc);
 }
 
+/* Sends the routes of every confirmed subscription again, each for the
+ * time its subscription has left. */
+static void announce_all(struct dad_gena *gena, uint64_t now)
+{
+	size_t max = (size_t)gena->conf.max_subscriptions * DAD_GENA_CALLBACKS_MAX;
+	struct dad_gena_route *routes;
+	size_t n = 0;
+
+	if (!gena->ops.callback_route || !(routes = calloc(max, sizeof(*routes))))
+		return;
+	pthread_mutex_lock(&gena->lock);
+	for (unsigned i = 0; i < gena->conf.max_subscriptions; i++) {
+		const struct gena_sub *sub = &gena->subs[i];
+
+		if (sub->used && sub->confirmed && sub->expires_ms > now)
+			n += sub_routes(sub, sub->expires_ms - now, routes + n);
+	}
+	pthread_mutex_unlock(&gena->lock);
+	announce_routes(gena, routes, n);
+	free(routes);
+}
+
 static void *accept_thread(void *arg)
 {
 	struct dad_gena *gena = arg;
@@ -901,9 +927,16 @@ static void *accept_thread(void *arg)
 			break;
 		if (n > 0 && (pfd[0].revents & POLLIN))
 			accept_one(gena);
+		uint64_t now = ntm_now_ms();
+
 		pthread_mutex_lock(&gena->lock);
-		purge_expired(gena, ntm_now_ms());
+		purge_expired(gena, now);
 		pthread_mutex_unlock(&gena->lock);
+		if (now >= gena->next_announce_ms) {
+			if (gena->next_announce_ms)
+				announce_all(gena, now);
+			gena->next_announce_ms = now + GENA_REANNOUNCE_MS;
+		}
 	}
 	return NULL;
 }

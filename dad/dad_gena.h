@@ -72,8 +72,8 @@ struct dad_gena_ops {
 	size_t (*map_snapshot)(void *ctx, struct http_rewrite_pair *pairs, size_t max);
 	/*
 	 * Optional. Called when a subscription starts, is confirmed or renewed,
-	 * once for each of its callback URLs whose host is an IPv4 address
-	 * other than the player's VIP. Called from proxy threads without this
+	 * and every minute while it lasts, once for each of its callback URLs
+	 * whose host is an IPv4 address other than the player's VIP. Called from proxy threads without this
 	 * module's lock; it must return quickly.
 	 */
 	void (*callback_route)(void *ctx, const struct dad_gena_route *route);

@@ -135,6 +135,10 @@ struct nd_peer {
 	unsigned older_next;
 	uint64_t prev_expires_ms;
 	uint64_t last_send_ms, last_recv_ms;
+	uint64_t revive_next_ms;           /* earliest new direction for a silent tunnel */
+	/* The local ntm-ssdpd asked for a tunnel to this peer: it is the node's
+	 * DLNA Agent, the only peer whose GENA callback routes are accepted. */
+	bool dlna_agent;
 
 	struct nd_queued *queue[ND_QUEUE_MAX];
 	size_t n_queue;
@@ -341,6 +345,8 @@ struct nd_gena_stats {
 	uint64_t failed;      /* nftables failed, or the table was full */
 };
 void nd_gena_get_stats(const struct nd *nd, struct nd_gena_stats *out);
+/* Removes the routes whose callback address is no longer one of the host's. */
+void nd_gena_addresses_changed(struct nd *nd);
 /* Deletes the nftables table of the routes. */
 void nd_gena_stop(struct nd *nd);
 

@@ -8,7 +8,8 @@
  * module forwards TCP from that server VIP to that port, arriving on the TUN
  * device, to it with an nftables DNAT. The routes live in an nftables map
  * whose elements time out, so the kernel drops a route when its
- * subscription ends without a word from the Agent; the table goes when the
+ * subscription ends without a word from the Agent. A daemon restarted after
+ * a crash takes over the table with its routes; the table goes when the
  * daemon stops.
  */
 #include <errno.h>
@@ -42,24 +43,34 @@ struct nd_gena {
 	struct gena_route routes[ND_GENA_MAX_ROUTES];
 	size_t n_routes;
 	uint64_t installed, rejected, failed;
+	struct ntm_ratelimit log_limit;
 };
 
-/* A fresh table every start: a table left by a daemon that was killed would
- * otherwise get a second rule. */
+/*
+ * Creates the table, or takes over the one a killed daemon left: "add"
+ * keeps an existing table, chain and map with the elements, and the chains
+ * are flushed so they get their rule once. The forward rule drops what a
+ * route would send to another host, should a callback address no longer be
+ * local (the host moved) while the host forwards packets.
+ */
 static int create_table(struct nd *nd, char *err, size_t err_size)
 {
-	char cmd[768];
+	char cmd[1024];
 
-	ntm_nft_run("delete table ip " ND_GENA_TABLE "\n", err, err_size);
 	snprintf(cmd, sizeof(cmd),
 		 "add table ip " ND_GENA_TABLE "\n"
 		 "add chain ip " ND_GENA_TABLE " prerouting { type nat hook prerouting "
 		 "priority dstnat; policy accept; }\n"
+		 "add chain ip " ND_GENA_TABLE " forward { type filter hook forward "
+		 "priority filter; policy accept; }\n"
 		 "add map ip " ND_GENA_TABLE " " ND_GENA_MAP " { type ipv4_addr . inet_service : "
 		 "ipv4_addr; flags timeout; }\n"
+		 "flush chain ip " ND_GENA_TABLE " prerouting\n"
+		 "flush chain ip " ND_GENA_TABLE " forward\n"
 		 "add rule ip " ND_GENA_TABLE " prerouting iifname \"%s\" "
-		 "dnat ip to ip saddr . tcp dport map @" ND_GENA_MAP "\n",
-		 nd->tun_name);
+		 "dnat ip to ip saddr . tcp dport map @" ND_GENA_MAP "\n"
+		 "add rule ip " ND_GENA_TABLE " forward iifname \"%s\" ct status dnat drop\n",
+		 nd->tun_name, nd->tun_name);
 	return ntm_nft_run(cmd, err, err_size);
 }
 
@@ -103,36 +114,47 @@ static void element_key(const struct gena_route *r, char *out, size_t size)
 		 (unsigned)r->port);
 }
 
+static void delete_element(const struct gena_route *r)
+{
+	char key[INET6_ADDRSTRLEN + 8], cmd[256], err[256];
+
+	element_key(r, key, sizeof(key));
+	snprintf(cmd, sizeof(cmd), "delete element ip " ND_GENA_TABLE " " ND_GENA_MAP " { %s }\n",
+		 key);
+	/* Fails harmlessly when the kernel timed it out already. */
+	ntm_nft_run(cmd, err, sizeof(err));
+}
+
 /* Puts r into the kernel's map with the time left until r->expires_ms. An
- * element's timeout cannot be extended in place (nftables 1.0), so an
- * existing one is deleted first. */
-static int write_element(const struct gena_route *r, bool exists, uint64_t now, char *err,
-			 size_t err_size)
+ * element's timeout cannot be extended in place (nftables 1.0), and a table
+ * taken over may hold it already, so it is deleted first. */
+static int write_element(const struct gena_route *r, uint64_t now, char *err, size_t err_size)
 {
 	char key[INET6_ADDRSTRLEN + 8], host[INET6_ADDRSTRLEN], cmd[256];
 	uint64_t seconds = (r->expires_ms - now + 999) / 1000;
 
 	element_key(r, key, sizeof(key));
-	if (exists) {
-		snprintf(cmd, sizeof(cmd),
-			 "delete element ip " ND_GENA_TABLE " " ND_GENA_MAP " { %s }\n", key);
-		/* Fails harmlessly when the kernel timed it out already. */
-		ntm_nft_run(cmd, err, err_size);
-	}
+	delete_element(r);
 	snprintf(cmd, sizeof(cmd),
 		 "add element ip " ND_GENA_TABLE " " ND_GENA_MAP " { %s timeout %llus : %s }\n",
 		 key, (unsigned long long)seconds, ntm_ip_str(&r->host, host, sizeof(host)));
 	return ntm_nft_run(cmd, err, err_size);
 }
 
-/* Checks a route a peer asked for: its NOTIFYs must come from one of the
- * peer's own VIPs, and the callback must be an address of this host other
- * than loopback, so no peer can reach another host or a loopback service
- * through this node. Returns NULL when it is acceptable, else the reason. */
+/*
+ * Checks a route a peer asked for. The peer must be the DLNA Agent the local
+ * ntm-ssdpd searches through, the NOTIFYs must come from a server VIP of its
+ * pool, and the callback must be an address of this host other than
+ * loopback. So no other peer can open a path to the host's LAN address, and
+ * no peer can reach another host or a loopback service through this node.
+ * Returns NULL when it is acceptable, else the reason.
+ */
 static const char *check_route(struct nd *nd, struct nd_peer *p, const struct gena_route *r)
 {
-	if (nd_peer_by_vip(nd, &r->server_vip) != p)
-		return "GENA callback route: the server VIP is not the peer's";
+	if (!p->dlna_agent)
+		return "GENA callback route: the peer is not the DLNA Agent this node's ntm-ssdpd uses";
+	if (ntm_ip_equal(&r->server_vip, &p->vip) || nd_peer_by_vip(nd, &r->server_vip) != p)
+		return "GENA callback route: the server VIP is not in the peer's VIP pool";
 	if (!is_local_address(nd, &r->host))
 		return "GENA callback route: the callback host is not an address of this host";
 	return NULL;
@@ -140,15 +162,19 @@ static const char *check_route(struct nd *nd, struct nd_peer *p, const struct ge
 
 static struct nd_gena *gena_state(struct nd *nd)
 {
-	if (!nd->gena)
+	if (!nd->gena) {
 		nd->gena = calloc(1, sizeof(*nd->gena));
+		if (nd->gena)
+			nd->gena->log_limit = (struct ntm_ratelimit)NTM_RATELIMIT_INIT(20, 5);
+	}
 	return nd->gena;
 }
 
 /* Stores r and installs it, unless a route to the same host lasts about as
  * long already: several subscriptions of one listener share a route, and a
  * shorter lifetime must not cut another's short. Returns 0 when it
- * installed r, 1 when the route was in place, or -errno. */
+ * installed a new route, 1 when the route was in place, 2 when it extended
+ * it, or -errno. */
 static int store_route(struct nd *nd, struct nd_gena *g, const struct gena_route *r,
 		       uint64_t now, char *err, size_t err_size)
 {
@@ -170,12 +196,15 @@ static int store_route(struct nd *nd, struct nd_gena *g, const struct gena_route
 		g->table_ready = true;
 	}
 
-	if (write_element(r, old != NULL, now, err, err_size) < 0)
+	if (write_element(r, now, err, err_size) < 0)
 		return -EIO;
+
+	int rc = old && ntm_ip_equal(&old->host, &r->host) ? 2 : 0;
+
 	if (!old)
 		old = &g->routes[g->n_routes++];
 	*old = *r;
-	return 0;
+	return rc;
 }
 
 void nd_gena_route(struct nd *nd, struct nd_peer *p, const Ntm__GenaCallbackRoute *m)
@@ -204,15 +233,40 @@ void nd_gena_route(struct nd *nd, struct nd_peer *p, const Ntm__GenaCallbackRout
 	rc = store_route(nd, g, &r, now, err, sizeof(err));
 	if (rc < 0) {
 		g->failed++;
-		log_warn("%s: GENA callback route from %s to %s:%u not installed: %s", p->fqdn,
-			 vip, host, (unsigned)r.port, err);
+		if (ntm_ratelimit_allow(&g->log_limit, now))
+			log_warn("%s: GENA callback route from %s to %s:%u not installed: %s",
+				 p->fqdn, vip, host, (unsigned)r.port, err);
 		return;
 	}
-	if (rc > 0)
+	if (rc == 1)
 		return;
 	g->installed++;
-	log_info("%s: GENA events from %s to port %u go to %s for %u s", p->fqdn, vip,
-		 (unsigned)r.port, host, (unsigned)m->lifetime_s);
+	if (rc == 0 && ntm_ratelimit_allow(&g->log_limit, now))
+		log_info("%s: GENA events from %s to port %u go to %s for %u s", p->fqdn, vip,
+			 (unsigned)r.port, host, (unsigned)m->lifetime_s);
+	else
+		log_debug("%s: GENA callback route from %s to %s:%u extended to %u s", p->fqdn,
+			  vip, host, (unsigned)r.port, (unsigned)m->lifetime_s);
+}
+
+void nd_gena_addresses_changed(struct nd *nd)
+{
+	struct nd_gena *g = nd->gena;
+	char host[INET6_ADDRSTRLEN];
+	size_t i = 0;
+
+	while (g && i < g->n_routes) {
+		struct gena_route *r = &g->routes[i];
+
+		if (is_local_address(nd, &r->host)) {
+			i++;
+			continue;
+		}
+		log_info("GENA callback route to %s:%u removed: no longer an address of this host",
+			 ntm_ip_str(&r->host, host, sizeof(host)), (unsigned)r->port);
+		delete_element(r);
+		*r = g->routes[--g->n_routes];
+	}
 }
 
 void nd_gena_get_stats(const struct nd *nd, struct nd_gena_stats *out)
@@ -234,10 +288,9 @@ void nd_gena_stop(struct nd *nd)
 {
 	char err[256];
 
-	if (!nd->gena)
-		return;
-	if (nd->gena->table_ready &&
-	    ntm_nft_run("delete table ip " ND_GENA_TABLE "\n", err, sizeof(err)) < 0)
+	/* Also a table a killed daemon left, when no route came since. */
+	if (ntm_nft_run("delete table ip " ND_GENA_TABLE "\n", err, sizeof(err)) < 0 &&
+	    nd->gena && nd->gena->table_ready)
 		log_warn("GENA callback routes: cannot delete table ip " ND_GENA_TABLE ": %s", err);
 	free(nd->gena);
 	nd->gena = NULL;

@@ -117,10 +117,17 @@ void nd_ipc_peer_changed(struct nd *nd, struct nd_peer *peer)
 
 void nd_ipc_peer_replaced(struct nd *nd, struct nd_peer *old, struct nd_peer *peer)
 {
+	peer->dlna_agent = peer->dlna_agent || old->dlna_agent;
 	for (size_t i = 0; nd->ipc && i < nd->ipc->n_waits; i++) {
 		if (nd->ipc->waits[i].peer == old)
 			nd->ipc->waits[i].peer = peer;
 	}
+}
+
+static bool same_client(const struct ipc_client *a, const struct ipc_client *b)
+{
+	return a->known && b->known && a->id_len == b->id_len &&
+	       memcmp(a->id, b->id, a->id_len) == 0;
 }
 
 static void handle_tunnel_request(struct nd *nd, const struct ipc_client *c, uint64_t rid,
@@ -140,6 +147,9 @@ static void handle_tunnel_request(struct nd *nd, const struct ipc_client *c, uin
 						  : "cannot start a tunnel now");
 		return;
 	}
+	/* ntm-ssdpd in player mode asks only for its configured DLNA Agent. */
+	if (same_client(c, &ipc->ssdpd))
+		p->dlna_agent = true;
 	ipc->waits[ipc->n_waits++] = (struct ipc_wait){ *c, rid, p };
 	nd_ipc_peer_changed(nd, p);
 }

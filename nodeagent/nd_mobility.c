@@ -82,6 +82,7 @@ static void on_change(void *arg)
 
 	if (nd_mobility_refresh(nd)) {
 		nd->move_us = ntm_now_us();
+		nd_gena_addresses_changed(nd);
 		on_move(nd);
 		return;
 	}

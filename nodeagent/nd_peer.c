@@ -362,8 +362,35 @@ void nd_peer_route_direction(struct nd *nd, uint64_t request_id, const Ntm__Rout
 }
 
 /* Handshake timers of one peer: retransmit, fall back, or give up. */
+/* Keep-alive intervals of silence after which a tunnel counts as broken. */
+#define ND_SILENT_KEEPALIVES 3
+
+/*
+ * Both ends send a keep-alive after tunnel_keepalive_s without traffic, so a
+ * tunnel that brought nothing for three of those lost its session at the
+ * peer (it restarted) or its path. Rekeying cannot help, because a restarted
+ * peer no longer knows this node's key. A new direction through the DC
+ * introduces both ends again; it is asked for again at that pace until
+ * something arrives.
+ */
+static void check_silence(struct nd *nd, struct nd_peer *p, uint64_t now)
+{
+	uint64_t silent_ms = ND_SILENT_KEEPALIVES * nd->cfg.tunnel_keepalive_s * 1000;
+	uint64_t heard = p->last_recv_ms > p->cur.created_ms ? p->last_recv_ms
+							     : p->cur.created_ms;
+
+	if (p->state != ND_PEER_UP || now - heard < silent_ms || now < p->revive_next_ms)
+		return;
+	log_info("peer %s: nothing received for %llu s; asking the DC for a new direction",
+		 p->fqdn, (unsigned long long)((now - heard) / 1000));
+	p->revive_next_ms = now + silent_ms;
+	p->exclude_private = false;
+	peer_request_direction(nd, p, false);
+}
+
 static void peer_tick(struct nd *nd, struct nd_peer *p, uint64_t now)
 {
+	check_silence(nd, p, now);
 	if (p->state == ND_PEER_HANDSHAKE && p->initiator && p->n_try > 0 &&
 	    now >= p->hs_next_ms) {
 		if (nd_hs_retry(nd, p) == 0)
@@ -401,7 +428,9 @@ void nd_peer_recreate_all(struct nd *nd)
 	for (size_t i = 0; i < nd->n_peers; i++) {
 		struct nd_peer *p = nd->peers[i];
 
-		if (!p->have_key || p->state == ND_PEER_QUERYING)
+		/* A failed peer is built again when a packet or a query asks
+		 * for it, which also spares the DC a burst of directions. */
+		if (!p->have_key || p->state == ND_PEER_QUERYING || p->state == ND_PEER_FAILED)
 			continue;
 		/* Through the DC: the peer's NAT may filter our new address. */
 		p->exclude_private = false;

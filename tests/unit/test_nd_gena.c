@@ -1,7 +1,7 @@
 /*
  * Unit tests for the GENA callback routes a player's node accepts: only
- * NOTIFYs from the sending peer's own VIPs, only to an address of this
- * host. Every case here is rejected before nftables is touched; the system
+ * from its DLNA Agent, only NOTIFYs from the Agent's pool VIPs, only to an
+ * address of this host. Every case here is rejected before nftables is touched; the system
  * test of DLNA eventing installs real routes in a namespace.
  */
 #include <setjmp.h>
@@ -46,6 +46,7 @@ static int fx_setup(void **state)
 	ip_set(&f.agent.vip, "198.51.100.2");
 	ip_set(&f.agent.pool[0], "198.51.100.10");
 	f.agent.n_pool = 1;
+	f.agent.dlna_agent = true;
 	snprintf(f.other.fqdn, sizeof(f.other.fqdn), "other.home.example");
 	ip_set(&f.other.vip, "198.51.100.20");
 	f.nd.peers[0] = &f.agent;
@@ -88,12 +89,31 @@ static void assert_rejected(struct fx *f, struct nd_peer *from)
 	assert_int_equal(f->nd.drops[ND_DROP_BAD_MESSAGE], 1);
 }
 
-/* A peer may only route NOTIFYs from its own VIPs. */
+/* Only the DLNA Agent that ntm-ssdpd uses may ask for routes. */
 static void gena_rejects_other_peers_vip(void **state)
 {
 	struct fx *f = *state;
 
+	f->other.dlna_agent = true;
 	assert_rejected(f, &f->other);
+}
+
+static void gena_rejects_peer_not_agent(void **state)
+{
+	struct fx *f = *state;
+
+	f->agent.dlna_agent = false;
+	assert_rejected(f, &f->agent);
+}
+
+/* NOTIFYs come from server VIPs of the pool, never from the node's own VIP,
+ * so the Agent cannot route its own connections to the host's LAN address. */
+static void gena_rejects_agents_own_vip(void **state)
+{
+	struct fx *f = *state;
+
+	bytes_set(f->server_vip, "198.51.100.2");
+	assert_rejected(f, &f->agent);
 }
 
 /* Otherwise a peer could reach another host through this node. */
@@ -131,8 +151,6 @@ static void gena_stats_empty(void **state)
 	nd_gena_get_stats(&f->nd, &st);
 	assert_int_equal(st.routes, 0);
 	assert_int_equal(st.rejected, 0);
-	nd_gena_stop(&f->nd);
-	assert_null(f->nd.gena);
 }
 
 int main(void)
@@ -140,6 +158,8 @@ int main(void)
 #define FX_TEST(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 	const struct CMUnitTest tests[] = {
 		FX_TEST(gena_rejects_other_peers_vip),
+		FX_TEST(gena_rejects_peer_not_agent),
+		FX_TEST(gena_rejects_agents_own_vip),
 		FX_TEST(gena_rejects_foreign_host),
 		FX_TEST(gena_rejects_loopback),
 		FX_TEST(gena_rejects_own_vip),
