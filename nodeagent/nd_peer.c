@@ -369,7 +369,7 @@ void nd_peer_route_direction(struct nd *nd, uint64_t request_id, const Ntm__Rout
  * Both ends send a keep-alive after tunnel_keepalive_s without traffic, so a
  * tunnel that brought nothing for three of those lost its session at the
  * peer (it restarted) or its path. Rekeying cannot help, because a restarted
- * peer no longer knows this node's key. A new direction through the DC
+ * peer no longer has this node's key. A new direction through the DC
  * introduces both ends again; it is asked for again at that pace until
  * something arrives.
  */
@@ -428,8 +428,8 @@ void nd_peer_recreate_all(struct nd *nd)
 	for (size_t i = 0; i < nd->n_peers; i++) {
 		struct nd_peer *p = nd->peers[i];
 
-		/* A failed peer is built again when a packet or a query asks
-		 * for it, which also spares the DC a burst of directions. */
+		/* A failed peer is built again when a packet or a query
+		 * requests it, which also spares the DC a burst of directions. */
 		if (!p->have_key || p->state == ND_PEER_QUERYING || p->state == ND_PEER_FAILED)
 			continue;
 		/* Through the DC: the peer's NAT may filter our new address. */
