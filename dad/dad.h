@@ -26,7 +26,7 @@
 
 struct dad_config {
 	char *lan_interface;
-	struct ntm_endpoint lan_address;   /* the Agent's own LAN address; port unused */
+	struct ntm_ip lan_address;         /* the Agent's own IPv4 address on the LAN */
 	char *tun_interface;
 	uint64_t vip_count;
 	char *state_file;

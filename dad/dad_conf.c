@@ -11,8 +11,8 @@
 static const struct ntm_conf_option dad_options[] = {
 	OPT("dad", "lan_interface", NTM_CONF_STRING, lan_interface, 0, 0, NULL,
 	    "the home LAN interface, for example 'eth0'"),
-	OPT("dad", "lan_address", NTM_CONF_ENDPOINT, lan_address, 1, 0, NULL,
-	    "the Agent's address on the home LAN; connections to servers come from it"),
+	OPT("dad", "lan_address", NTM_CONF_IP, lan_address, 0, 0, NULL,
+	    "the Agent's IPv4 address on the home LAN; connections to servers come from it"),
 	OPT("dad", "tun_interface", NTM_CONF_STRING, tun_interface, 0, 0, "ntm0",
 	    "ntm-noded's TUN device, where players' connections arrive"),
 	OPT("dad", "vip_count", NTM_CONF_UINT, vip_count, 1, 128, "16",
@@ -66,6 +66,43 @@ static int parse_allow(struct dad *dad, const char *path, char *err, size_t err_
 	return 0;
 }
 
+/* Returns why ip cannot be the Agent's LAN address, or NULL when it can.
+ * Connections to the servers leave from it and the GENA listener binds it,
+ * so it must be a unicast IPv4 address that a host interface can own. */
+static const char *lan_address_problem(const struct ntm_ip *ip)
+{
+	const uint8_t *b = ip->bytes;
+
+	if (ip->len != 4)
+		return "is not IPv4, and the Agent serves IPv4 home LANs only";
+	if (b[0] == 0)
+		return "is in 0.0.0.0/8, which names no host";
+	if (b[0] == 127)
+		return "is a loopback address, which the LAN cannot reach";
+	if (b[0] >= 224 && b[0] < 240)
+		return "is a multicast address";
+	if (b[0] == 255 && b[1] == 255 && b[2] == 255 && b[3] == 255)
+		return "is the broadcast address";
+	if (b[0] >= 240)
+		return "is in the reserved 240.0.0.0/4";
+	return NULL;
+}
+
+static int check_lan_address(const struct ntm_ip *ip, const char *path, char *err,
+			     size_t err_size)
+{
+	char where[NTM_CONF_WHERE_MAX], text[INET6_ADDRSTRLEN];
+	const char *problem = lan_address_problem(ip);
+
+	if (!problem)
+		return 0;
+	snprintf(err, err_size, "%s: [dad] lan_address %s %s; set it to this host's IPv4 "
+		 "address on the home LAN, for example 192.0.2.2",
+		 ntm_conf_where(where, sizeof(where), path, "dad", "lan_address"),
+		 ntm_ip_str(ip, text, sizeof(text)), problem);
+	return -1;
+}
+
 /* Checks that the value of option name is an ipc:// endpoint with a path. */
 static int check_ipc(const char *value, const char *name, const char *path, char *err,
 		     size_t err_size)
@@ -86,6 +123,8 @@ int dad_conf_load(struct dad *dad, const char *path, char *err, size_t err_size)
 
 	memset(&dad->cfg, 0, sizeof(dad->cfg));
 	if (ntm_conf_load(path, &dad_schema, &dad->cfg, err, err_size) < 0)
+		return -1;
+	if (check_lan_address(&dad->cfg.lan_address, path, err, err_size) < 0)
 		return -1;
 	if (strlen(dad->cfg.tun_interface) >= IFNAMSIZ) {
 		snprintf(err, err_size, "%s: [dad] tun_interface is longer than %d characters",

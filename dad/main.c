@@ -183,7 +183,8 @@ static int start_proxy(struct dad *dad, char *err, size_t err_size)
 	struct dad_gena_conf gc = { .bind_server_vip = true };
 	int rc;
 
-	if (dad->cfg.lan_address.ip.len != 4) {
+	/* dad_conf_load has checked it already. This check guards the 4-byte copy. */
+	if (dad->cfg.lan_address.len != 4) {
 		char where[NTM_CONF_WHERE_MAX];
 
 		snprintf(err, err_size, "%s: [dad] lan_address must be an IPv4 address",
@@ -191,7 +192,7 @@ static int start_proxy(struct dad *dad, char *err, size_t err_size)
 					"lan_address"));
 		return -1;
 	}
-	memcpy(&pc.lan_addr, dad->cfg.lan_address.ip.bytes, 4);
+	memcpy(&pc.lan_addr, dad->cfg.lan_address.bytes, 4);
 	gc.lan_addr = pc.lan_addr;
 	rc = dad_gena_start(&gena, &gc, &gops, dad);
 	if (rc < 0) {

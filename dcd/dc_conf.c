@@ -160,6 +160,62 @@ static const struct ntm_conf_schema dc_schema = {
 	.dynamic_cb = dynamic_option,
 };
 
+/* Derives the DC's own public key from private_key_file. Returns false when
+ * the file cannot be read, for example by -n run without root. Start-up
+ * then reports why. */
+static bool own_public_key(const struct dc_config *cfg, uint8_t pub[NTM_KEY_LEN])
+{
+	struct ntm_keypair kp;
+	char why[NTM_CONF_ERR_MAX];
+	bool loaded = ntm_key_load(&kp, cfg->private_key_file, why, sizeof(why)) == 0;
+
+	if (loaded)
+		memcpy(pub, kp.pub, NTM_KEY_LEN);
+	ntm_keypair_wipe(&kp);
+	return loaded;
+}
+
+/* Returns the domain of a peer before peers[i] with the same public_key, or NULL. */
+static const char *same_key_before(const struct dc_config *cfg, size_t i)
+{
+	for (size_t j = 0; j < i; j++) {
+		if (memcmp(cfg->peers[i].key, cfg->peers[j].key, NTM_KEY_LEN) == 0)
+			return cfg->peers[j].domain;
+	}
+	return NULL;
+}
+
+/* Rejects a peer whose public_key is this DC's own key or another peer's key,
+ * because the federation socket identifies a connecting peer by its key. */
+static int check_peer_keys(const struct dc_config *cfg, const char *path, char *err,
+			   size_t err_size)
+{
+	char where[NTM_CONF_WHERE_MAX], section[NTM_FQDN_MAX + 8];
+	uint8_t own[NTM_KEY_LEN];
+	bool has_own = cfg->n_peers > 0 && own_public_key(cfg, own);
+
+	for (size_t i = 0; i < cfg->n_peers; i++) {
+		const struct dc_fed_peer_conf *p = &cfg->peers[i];
+		bool is_own = has_own && memcmp(p->key, own, NTM_KEY_LEN) == 0;
+		const char *clash = same_key_before(cfg, i);
+
+		if (!is_own && !clash)
+			continue;
+		snprintf(section, sizeof(section), "peer %s", p->domain);
+		ntm_conf_where(where, sizeof(where), path, section, "public_key");
+		if (is_own)
+			snprintf(err, err_size, "%s: [peer %s] public_key is this DC's own key "
+				 "(from [dc] private_key_file); use the key in that DC's key "
+				 "file's .pub", where, p->domain);
+		else
+			snprintf(err, err_size, "%s: [peer %s] and [peer %s] have the same "
+				 "public_key; give each [peer] section the public key of that DC",
+				 where, clash, p->domain);
+		return -1;
+	}
+	return 0;
+}
+
 static int check_peers(const struct dc_config *cfg, const char *path, char *err, size_t err_size)
 {
 	char where[NTM_CONF_WHERE_MAX], section[NTM_FQDN_MAX + 8];
@@ -185,7 +241,7 @@ static int check_peers(const struct dc_config *cfg, const char *path, char *err,
 			return -1;
 		}
 	}
-	return 0;
+	return check_peer_keys(cfg, path, err, err_size);
 }
 
 static int check_relays(const struct dc_config *cfg, const char *path, char *err,
@@ -271,15 +327,12 @@ int dc_conf_load(struct dc_config *cfg, const char *path, char *err, size_t err_
 	memset(cfg, 0, sizeof(*cfg));
 	if (ntm_conf_load(path, &dc_schema, cfg, err, err_size) < 0)
 		return -1;
-	if (cfg->fed_listen[0] != '\0') {
-		struct ntm_endpoint ep;
-
-		if (ntm_endpoint_parse(&ep, cfg->fed_listen, DC_FED_DEFAULT_PORT) < 0) {
-			snprintf(err, err_size, "%s: invalid value '%s' for [federation] listen: "
-				 "expected IP:PORT or an empty value", path, cfg->fed_listen);
-			return -1;
-		}
-	}
+	/* dc_fed_start parses it again with the same default port. */
+	if (ntm_conf_check_optional_endpoint(path, "federation", "listen", cfg->fed_listen,
+					     DC_FED_DEFAULT_PORT, err, err_size) < 0 ||
+	    ntm_conf_check_admin_tls(path, cfg->admin_cert_file, cfg->admin_key_file, err,
+				     err_size) < 0)
+		return -1;
 	return check_config(cfg, path, err, err_size);
 }
 

@@ -150,11 +150,9 @@ static int parse_log_level(const char *value, enum ntm_log_level *out, char *err
 	return -1;
 }
 
-static int parse_endpoint(const struct ntm_conf_option *opt, const char *value,
-			  struct ntm_endpoint *out, char *err, size_t err_size)
+static int parse_endpoint(const char *value, uint16_t default_port, struct ntm_endpoint *out,
+			  char *err, size_t err_size)
 {
-	uint16_t default_port = opt->min <= UINT16_MAX ? (uint16_t)opt->min : 0;
-
 	if (ntm_endpoint_parse(out, value, default_port) == 0)
 		return 0;
 	if (default_port == 0) {
@@ -162,9 +160,27 @@ static int parse_endpoint(const struct ntm_conf_option *opt, const char *value,
 			 "[2001:db8::1]:4000");
 		return -1;
 	}
-	snprintf(err, err_size, "expected IP or IP:PORT, for example 192.0.2.1, 192.0.2.1:%u "
-		 "or [2001:db8::1]:%u (the port defaults to %u)",
+	snprintf(err, err_size, "expected IP:PORT or just IP, which means port %u, for "
+		 "example 192.0.2.1:%u or [2001:db8::1]:%u",
 		 default_port, default_port, default_port);
+	return -1;
+}
+
+static int parse_ip(const char *value, struct ntm_ip *out, char *err, size_t err_size)
+{
+	struct ntm_endpoint with_port;
+	char ip[INET6_ADDRSTRLEN];
+
+	if (ntm_ip_parse(out, value) == 0)
+		return 0;
+	/* With default port 0, only a value that names a port parses. */
+	if (ntm_endpoint_parse(&with_port, value, 0) == 0) {
+		snprintf(err, err_size, "expected an IP address without a port; write %s",
+			 ntm_ip_str(&with_port.ip, ip, sizeof(ip)));
+		return -1;
+	}
+	snprintf(err, err_size, "expected an IP address without a port, for example 192.0.2.1 "
+		 "or 2001:db8::1");
 	return -1;
 }
 
@@ -200,7 +216,10 @@ static int apply_value(const struct ntm_conf_option *opt, void *cfg, const char 
 	case NTM_CONF_BOOL:
 		return ntm_conf_parse_bool(value, field, err, err_size);
 	case NTM_CONF_ENDPOINT:
-		return parse_endpoint(opt, value, field, err, err_size);
+		return parse_endpoint(value, opt->min <= UINT16_MAX ? (uint16_t)opt->min : 0, field,
+				      err, err_size);
+	case NTM_CONF_IP:
+		return parse_ip(value, field, err, err_size);
 	case NTM_CONF_PREFIX:
 		return parse_prefix(value, field, err, err_size);
 	case NTM_CONF_LOG_LEVEL:
@@ -226,6 +245,9 @@ static void clear_field(const struct ntm_conf_option *opt, void *cfg)
 		break;
 	case NTM_CONF_ENDPOINT:
 		memset(field, 0, sizeof(struct ntm_endpoint));
+		break;
+	case NTM_CONF_IP:
+		memset(field, 0, sizeof(struct ntm_ip));
 		break;
 	case NTM_CONF_PREFIX:
 		memset(field, 0, sizeof(struct ntm_prefix));
@@ -357,6 +379,13 @@ static void list_sections(const struct ntm_conf_schema *schema, char *buf, size_
 
 /* ---- the inih handler ---- */
 
+/* Returns the help text to add to an invalid value's error. A number's help
+ * gives its unit, but for the other types it would repeat the expected form. */
+static const char *value_help(const struct ntm_conf_option *opt)
+{
+	return opt->type == NTM_CONF_UINT ? opt->help : NULL;
+}
+
 static void handle_table_option(struct conf_state *st, const char *section, const char *name,
 				const char *value)
 {
@@ -380,9 +409,11 @@ static void handle_table_option(struct conf_state *st, const char *section, cons
 		return;
 	}
 	if (apply_value(opt, st->cfg, value, buf, sizeof(buf)) < 0) {
+		const char *help = value_help(opt);
+
 		set_error(st, st->line, "invalid value '%s' for [%s] %s: %s%s%s%s",
 			  quote_value(quoted, sizeof(quoted), value), section, name, buf,
-			  opt->help ? " (" : "", opt->help ? opt->help : "", opt->help ? ")" : "");
+			  help ? " (" : "", help ? help : "", help ? ")" : "");
 		return;
 	}
 	st->option_line[idx] = st->line;
@@ -603,6 +634,43 @@ const char *ntm_conf_where(char *out, size_t size, const char *path, const char 
 		snprintf(out, size, "%s", path);
 	free_state(&st);
 	return out;
+}
+
+int ntm_conf_check_optional_endpoint(const char *path, const char *section, const char *name,
+				     const char *value, uint16_t default_port, char *err,
+				     size_t err_size)
+{
+	struct ntm_endpoint ep;
+	char why[NTM_CONF_ERR_MAX], where[NTM_CONF_WHERE_MAX];
+	char quoted[QUOTED_VALUE_MAX * 4 + 4];
+
+	if (value[0] == '\0' || parse_endpoint(value, default_port, &ep, why, sizeof(why)) == 0)
+		return 0;
+	snprintf(err, err_size, "%s: invalid value '%s' for [%s] %s: %s; an empty value turns "
+		 "it off", ntm_conf_where(where, sizeof(where), path, section, name),
+		 quote_value(quoted, sizeof(quoted), value), section, name, why);
+	return -1;
+}
+
+static bool option_set(const char *value)
+{
+	return value && value[0] != '\0';
+}
+
+int ntm_conf_check_admin_tls(const char *path, const char *cert_file, const char *key_file,
+			     char *err, size_t err_size)
+{
+	char where[NTM_CONF_WHERE_MAX];
+	bool has_cert = option_set(cert_file);
+	const char *set = has_cert ? "cert_file" : "key_file";
+	const char *unset = has_cert ? "key_file" : "cert_file";
+
+	if (has_cert == option_set(key_file))
+		return 0;
+	snprintf(err, err_size, "%s: [admin] %s is set but %s is not, and HTTPS on the admin "
+		 "API needs both; add '%s = FILE', or remove %s for plain HTTP",
+		 ntm_conf_where(where, sizeof(where), path, "admin", set), set, unset, unset, set);
+	return -1;
 }
 
 void ntm_conf_free(const struct ntm_conf_schema *schema, void *cfg)

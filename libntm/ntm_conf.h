@@ -19,6 +19,7 @@ enum ntm_conf_type {
 	NTM_CONF_UINT,      /* uint64_t, within [min, max] */
 	NTM_CONF_BOOL,      /* bool: yes/no, true/false, on/off, 1/0 */
 	NTM_CONF_ENDPOINT,  /* struct ntm_endpoint; min is the default port */
+	NTM_CONF_IP,        /* struct ntm_ip: an IP address; a value with a port is rejected */
 	NTM_CONF_PREFIX,    /* struct ntm_prefix */
 	NTM_CONF_LOG_LEVEL, /* enum ntm_log_level: error, warning, info, debug */
 };
@@ -52,7 +53,8 @@ struct ntm_conf_option {
 	{ "admin", "token_file", NTM_CONF_STRING, offsetof(type, admin_token_file), 0, 0,    \
 	  NULL, "file whose first line is the admin API bearer token (mode 0600)" }
 
-/* [admin] cert_file and key_file: HTTPS on the admin API when both are set. */
+/* [admin] cert_file and key_file: HTTPS on the admin API when both are set.
+ * ntm_conf_check_admin_tls rejects one without the other. */
 #define NTM_CONF_ADMIN_TLS_OPTIONS(type)                                                     \
 	{ "admin", "cert_file", NTM_CONF_STRING, offsetof(type, admin_cert_file), 0, 0, "",  \
 	  "PEM certificate chain for HTTPS on the admin API; empty for plain HTTP" },        \
@@ -104,6 +106,24 @@ const char *ntm_conf_where(char *out, size_t size, const char *path, const char 
 			   const char *name);
 /* Size of a buffer for ntm_conf_where: a path and a line number. */
 #define NTM_CONF_WHERE_MAX (4096 + 16)
+
+/*
+ * Checks value, a string option where "" turns a feature off, as
+ * NTM_CONF_ENDPOINT would parse it with default_port (0 when the port is
+ * required). Returns 0 for "" or a valid endpoint, else -1 with err set to
+ * "path:line: invalid value ...". For options the daemon parses again at
+ * start, so that -n reports the line.
+ */
+int ntm_conf_check_optional_endpoint(const char *path, const char *section, const char *name,
+				     const char *value, uint16_t default_port, char *err,
+				     size_t err_size);
+/*
+ * Checks that [admin] cert_file and key_file are both set (HTTPS) or both
+ * empty (plain HTTP); NULL counts as empty. Returns 0, or -1 with err naming
+ * the line of the one that is set.
+ */
+int ntm_conf_check_admin_tls(const char *path, const char *cert_file, const char *key_file,
+			     char *err, size_t err_size);
 
 /* Frees the NTM_CONF_STRING fields of cfg. */
 void ntm_conf_free(const struct ntm_conf_schema *schema, void *cfg);

@@ -64,6 +64,12 @@ int nd_conf_load(struct nd_config *cfg, const char *path, char *err, size_t err_
 			 ntm_conf_where(where, sizeof(where), path, "node", "dc_public_key"));
 		return -1;
 	}
+	/* nd_resolve_start parses it again with the same default port 53. */
+	if (ntm_conf_check_optional_endpoint(path, "dns", "listen", cfg->dns_listen, 53, err,
+					     err_size) < 0 ||
+	    ntm_conf_check_admin_tls(path, cfg->admin_cert_file, cfg->admin_key_file, err,
+				     err_size) < 0)
+		return -1;
 	if (strncmp(cfg->ipc, "ipc://", 6) != 0 && cfg->ipc[0] != '\0') {
 		snprintf(err, err_size, "%s: [ipc] path '%s' must start with ipc:// (or be empty)",
 			 ntm_conf_where(where, sizeof(where), path, "ipc", "path"), cfg->ipc);

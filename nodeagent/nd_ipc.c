@@ -458,8 +458,18 @@ int nd_ipc_start(struct nd *nd, char *err, size_t err_size)
 
 void nd_ipc_stop(struct nd *nd)
 {
+	char bound[256] = ""; /* Linux's sun_path: at most 107 bytes and a NUL */
+	size_t len = sizeof(bound);
+
 	if (!nd->ipc)
 		return;
+	/* libzmq 4.3 leaves the socket file of a bound ipc:// path behind.
+	 * ZMQ_LAST_ENDPOINT is set only after a successful bind, so only a file
+	 * this process created is removed. */
+	if (nd->ipc->router &&
+	    zmq_getsockopt(nd->ipc->router, ZMQ_LAST_ENDPOINT, bound, &len) == 0 &&
+	    strncmp(bound, "ipc://", 6) == 0 && bound[6] != '\0' && bound[6] != '@')
+		remove(bound + 6);
 	ntm_loop_close_zsock(nd->loop, &nd->ipc->router);
 	if (nd->ipc->ctx)
 		zmq_ctx_term(nd->ipc->ctx);

@@ -168,6 +168,9 @@ static int check_config(const struct rs_config *cfg, const char *path, char *err
 			 (unsigned long long)cfg->max_idle_timeout_s);
 		return -1;
 	}
+	if (ntm_conf_check_admin_tls(path, cfg->admin_cert_file, cfg->admin_key_file, err,
+				     err_size) < 0)
+		return -1;
 	return check_dcs(cfg, path, err, err_size);
 }
 

@@ -142,6 +142,29 @@ static int check_lan(struct ssdpd_config *cfg, const char *path, char *err, size
 	return 0;
 }
 
+/* An ignore_prefix that contains the whole lan_prefix would drop the
+ * LOCATION of every server on the home LAN. */
+static int check_ignore_covers_lan(const struct ssdpd_config *cfg, const char *path, char *err,
+				   size_t err_size)
+{
+	char where[NTM_CONF_WHERE_MAX], ignore[INET6_ADDRSTRLEN + 4], lan[INET6_ADDRSTRLEN + 4];
+
+	for (size_t i = 0; i < cfg->n_ignore_prefixes; i++) {
+		const struct ntm_prefix *p = &cfg->ignore_prefixes[i];
+
+		if (p->len > cfg->lan_prefix.len || !ntm_prefix_contains(p, &cfg->lan_prefix.ip))
+			continue;
+		snprintf(err, err_size, "%s: [ssdpd] ignore_prefix %s covers lan_prefix %s, so "
+			 "every server on the home LAN would be ignored; list only the VIP "
+			 "prefixes there",
+			 ntm_conf_where(where, sizeof(where), path, "ssdpd", "ignore_prefix"),
+			 ntm_prefix_str(p, ignore, sizeof(ignore)),
+			 ntm_prefix_str(&cfg->lan_prefix, lan, sizeof(lan)));
+		return -1;
+	}
+	return 0;
+}
+
 static int check_home(struct ssdpd_config *cfg, const char *path, char *err, size_t err_size)
 {
 	char why[NTM_CONF_ERR_MAX], where[NTM_CONF_WHERE_MAX];
@@ -167,7 +190,7 @@ static int check_home(struct ssdpd_config *cfg, const char *path, char *err, siz
 		return -1;
 	}
 	cfg->n_ignore_prefixes = (size_t)n;
-	return 0;
+	return check_ignore_covers_lan(cfg, path, err, err_size);
 }
 
 int ssdp_conf_load(struct ssdpd_config *cfg, const char *path, char *err, size_t err_size)

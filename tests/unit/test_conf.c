@@ -24,6 +24,7 @@ struct test_config {
 	enum ntm_log_level log_level;
 	struct ntm_endpoint admin_listen;
 	char *token_file;
+	struct ntm_ip lan_address;
 	int n_peer_options;
 	char last_peer[64];
 };
@@ -45,6 +46,8 @@ static const struct ntm_conf_option options[] = {
 	    "TCP address and port of the admin API"),
 	OPT("admin", "token_file", NTM_CONF_STRING, token_file, 0, 0, NULL,
 	    "file with the admin bearer token"),
+	OPT("lan", "address", NTM_CONF_IP, lan_address, 0, 0, "192.0.2.1",
+	    "this host's address on the LAN"),
 };
 
 static int peer_option(void *arg, const char *section, const char *name, const char *value,
@@ -69,7 +72,7 @@ static const struct ntm_conf_schema schema = {
 	.dynamic_cb = peer_option,
 };
 
-static const char *const valid_sections = "[dc], [admin], [peer NAME]";
+static const char *const valid_sections = "[dc], [admin], [lan], [peer NAME]";
 
 struct fixture {
 	char dir[64];
@@ -159,6 +162,7 @@ static void conf_defaults_applied(void **state)
 	assert_string_equal(ntm_prefix_str(&fx->cfg.vip_prefix, text, sizeof(text)),
 			    "198.51.100.0/24");
 	assert_int_equal(fx->cfg.log_level, NTM_LOG_INFO);
+	assert_string_equal(ntm_ip_str(&fx->cfg.lan_address, text, sizeof(text)), "192.0.2.1");
 	assert_int_equal(fx->cfg.n_peer_options, 0);
 }
 
@@ -180,6 +184,8 @@ static void conf_values_parsed(void **state)
 				  "[admin]\n"
 				  "listen = 127.0.0.2\n"
 				  "token_file = /run/token\n"
+				  "[lan]\n"
+				  "address = 2001:db8::2\n"
 				  "[peer other.example]\n"
 				  "endpoint = 192.0.2.10:47810\n"),
 			 0);
@@ -194,6 +200,7 @@ static void conf_values_parsed(void **state)
 	/* The port defaults to the option's min. */
 	assert_string_equal(ntm_endpoint_str(&fx->cfg.admin_listen, text, sizeof(text)),
 			    "127.0.0.2:47880");
+	assert_string_equal(ntm_ip_str(&fx->cfg.lan_address, text, sizeof(text)), "2001:db8::2");
 	assert_int_equal(fx->cfg.n_peer_options, 1);
 	assert_string_equal(fx->cfg.last_peer, "peer other.example");
 }
@@ -322,7 +329,7 @@ static void conf_invalid_bool(void **state)
 
 	assert_int_equal(load(fx, "[dc]\nfederate = maybe\n"), -1);
 	expect(fx, ":2: invalid value 'maybe' for [dc] federate: expected yes or no (or "
-		   "true/false, on/off, 1/0) (whether to federate)");
+		   "true/false, on/off, 1/0)");
 	assert_string_equal(fx->err, fx->expected);
 }
 
@@ -332,7 +339,7 @@ static void conf_invalid_log_level(void **state)
 
 	assert_int_equal(load(fx, "[dc]\nlog_level = verbose\n"), -1);
 	expect(fx, ":2: invalid value 'verbose' for [dc] log_level: expected error, warning, "
-		   "info or debug (error, warning, info or debug)");
+		   "info or debug");
 	assert_string_equal(fx->err, fx->expected);
 }
 
@@ -341,9 +348,34 @@ static void conf_invalid_endpoint(void **state)
 	struct fixture *fx = *state;
 
 	assert_int_equal(load(fx, "[admin]\nlisten = localhost:80\n"), -1);
-	expect(fx, ":2: invalid value 'localhost:80' for [admin] listen: expected IP or IP:PORT, "
-		   "for example 192.0.2.1, 192.0.2.1:47880 or [2001:db8::1]:47880 (the port "
-		   "defaults to 47880) (TCP address and port of the admin API)");
+	expect(fx, ":2: invalid value 'localhost:80' for [admin] listen: expected IP:PORT or "
+		   "just IP, which means port 47880, for example 192.0.2.1:47880 or "
+		   "[2001:db8::1]:47880");
+	assert_string_equal(fx->err, fx->expected);
+}
+
+static void conf_invalid_ip(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(load(fx, "[lan]\naddress = host.example\n"), -1);
+	expect(fx, ":2: invalid value 'host.example' for [lan] address: expected an IP address "
+		   "without a port, for example 192.0.2.1 or 2001:db8::1");
+	assert_string_equal(fx->err, fx->expected);
+}
+
+static void conf_ip_with_port(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(load(fx, "[lan]\naddress = 192.0.2.2:5000\n"), -1);
+	expect(fx, ":2: invalid value '192.0.2.2:5000' for [lan] address: expected an IP "
+		   "address without a port; write 192.0.2.2");
+	assert_string_equal(fx->err, fx->expected);
+
+	assert_int_equal(load(fx, "[lan]\naddress = [2001:db8::2]:80\n"), -1);
+	expect(fx, ":2: invalid value '[2001:db8::2]:80' for [lan] address: expected an IP "
+		   "address without a port; write 2001:db8::2");
 	assert_string_equal(fx->err, fx->expected);
 }
 
@@ -354,7 +386,7 @@ static void conf_invalid_prefix(void **state)
 	assert_int_equal(load(fx, "[dc]\nvip_prefix = 198.51.100.1/24\n"), -1);
 	expect(fx, ":2: invalid value '198.51.100.1/24' for [dc] vip_prefix: expected "
 		   "ADDRESS/LENGTH with the host bits zero, for example 198.51.100.0/24 or "
-		   "2001:db8:1::/64 (prefix of the virtual IPs)");
+		   "2001:db8:1::/64");
 	assert_string_equal(fx->err, fx->expected);
 }
 
@@ -553,6 +585,62 @@ static void conf_where_line(void **state)
 			    expected);
 }
 
+/* A string option holding an endpoint, where "" turns a feature off. */
+static void conf_optional_endpoint(void **state)
+{
+	struct fixture *fx = *state;
+
+	write_file(fx, "[dc]\ndomain = a.example\n[federation]\nlisten = nothing\n");
+	assert_int_equal(ntm_conf_check_optional_endpoint(fx->path, "federation", "listen", "",
+							  47810, fx->err, sizeof(fx->err)),
+			 0);
+	assert_int_equal(ntm_conf_check_optional_endpoint(fx->path, "federation", "listen",
+							  "192.0.2.1", 47810, fx->err,
+							  sizeof(fx->err)),
+			 0);
+	assert_int_equal(ntm_conf_check_optional_endpoint(fx->path, "federation", "listen",
+							  "nothing", 47810, fx->err,
+							  sizeof(fx->err)),
+			 -1);
+	expect(fx, ":4: invalid value 'nothing' for [federation] listen: expected IP:PORT or "
+		   "just IP, which means port 47810, for example 192.0.2.1:47810 or "
+		   "[2001:db8::1]:47810; an empty value turns it off");
+	assert_string_equal(fx->err, fx->expected);
+	/* Port 0 is invalid, so an explicit ":0" is rejected too. */
+	assert_int_equal(ntm_conf_check_optional_endpoint(fx->path, "federation", "listen",
+							  "0.0.0.0:0", 47810, fx->err,
+							  sizeof(fx->err)),
+			 -1);
+}
+
+static void conf_admin_tls_pair(void **state)
+{
+	struct fixture *fx = *state;
+
+	write_file(fx, "[admin]\ntoken_file = t\ncert_file = /etc/ntm/admin.crt\n"
+		       "[other]\nkey_file = x\n");
+	assert_int_equal(ntm_conf_check_admin_tls(fx->path, "", "", fx->err, sizeof(fx->err)), 0);
+	assert_int_equal(ntm_conf_check_admin_tls(fx->path, NULL, NULL, fx->err, sizeof(fx->err)),
+			 0);
+	assert_int_equal(ntm_conf_check_admin_tls(fx->path, "c", "k", fx->err, sizeof(fx->err)),
+			 0);
+
+	assert_int_equal(ntm_conf_check_admin_tls(fx->path, "/etc/ntm/admin.crt", "", fx->err,
+						  sizeof(fx->err)),
+			 -1);
+	expect(fx, ":3: [admin] cert_file is set but key_file is not, and HTTPS on the admin API "
+		   "needs both; add 'key_file = FILE', or remove cert_file for plain HTTP");
+	assert_string_equal(fx->err, fx->expected);
+
+	/* key_file is not in [admin] in this file, so no line is found for it. */
+	assert_int_equal(ntm_conf_check_admin_tls(fx->path, NULL, "/etc/ntm/admin.key", fx->err,
+						  sizeof(fx->err)),
+			 -1);
+	expect(fx, ": [admin] key_file is set but cert_file is not, and HTTPS on the admin API "
+		   "needs both; add 'cert_file = FILE', or remove key_file for plain HTTP");
+	assert_string_equal(fx->err, fx->expected);
+}
+
 /* An option the file does not set, or a file that is gone, gives the path. */
 static void conf_where_unset(void **state)
 {
@@ -589,6 +677,8 @@ int main(void)
 		TEST(conf_invalid_bool),
 		TEST(conf_invalid_log_level),
 		TEST(conf_invalid_endpoint),
+		TEST(conf_invalid_ip),
+		TEST(conf_ip_with_port),
 		TEST(conf_invalid_prefix),
 		TEST(conf_value_sanitized),
 		TEST(conf_missing_required),
@@ -604,6 +694,8 @@ int main(void)
 		TEST(conf_indented_continuation),
 		TEST(conf_where_line),
 		TEST(conf_where_unset),
+		TEST(conf_optional_endpoint),
+		TEST(conf_admin_tls_pair),
 		TEST(parse_uint_bounds),
 		TEST(parse_bool_words),
 	};

@@ -129,6 +129,25 @@ static void test_conf_home_bad_ignore(void **state)
 	assert_non_null(strstr(err, "'vip.example' is not a prefix"));
 }
 
+/* An ignore_prefix that contains the whole LAN would ignore every server. */
+static void test_conf_home_ignore_covers_lan(void **state)
+{
+	char expected[192];
+
+	assert_int_equal(load_changed(home_conf, "203.0.113.0/25", "192.0.0.0/16"), -1);
+	snprintf(expected, sizeof(expected), "%s:5: [ssdpd] ignore_prefix 192.0.0.0/16 covers "
+		 "lan_prefix 192.0.2.0/24", path);
+	assert_non_null(strstr(err, expected));
+	ssdp_conf_free(&cfg);
+
+	assert_int_equal(load_changed(home_conf, "203.0.113.0/25", "192.0.2.0/24"), -1);
+	assert_non_null(strstr(err, "covers lan_prefix"));
+	ssdp_conf_free(&cfg);
+
+	/* A prefix inside the LAN ignores only part of it. */
+	assert_int_equal(load_changed(home_conf, "203.0.113.0/25", "192.0.2.128/25"), 0);
+}
+
 static void test_conf_bad_mode(void **state)
 {
 	assert_int_equal(load_changed(player_conf, "mode = player", "mode = house"), -1);
@@ -172,6 +191,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_conf_home_needs_interface, teardown),
 		cmocka_unit_test_teardown(test_conf_home_bad_prefix, teardown),
 		cmocka_unit_test_teardown(test_conf_home_bad_ignore, teardown),
+		cmocka_unit_test_teardown(test_conf_home_ignore_covers_lan, teardown),
 		cmocka_unit_test_teardown(test_conf_bad_mode, teardown),
 		cmocka_unit_test_teardown(test_conf_error_names_line, teardown),
 		cmocka_unit_test(test_conf_prefix_list),
