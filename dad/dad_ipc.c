@@ -2,7 +2,9 @@
  * The DLNA Agent's local IPC: to ntm-noded (VIP pool, M-SEARCH Requests
  * from players through their tunnels, the answers back, and GENA callback
  * routes for the players' nodes) and to ntm-ssdpd in home mode (the servers
- * it hears on the LAN).
+ * it hears on the LAN). A socket monitor on the ntm-noded connection sends
+ * LocalHello and the VIP pool request again on every new connection,
+ * because a restarted ntm-noded has lost both.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,12 +20,14 @@
 #include "dad.h"
 #include "local.pb-c.h"
 #include "ntm_time.h"
+#include "ntm_zmon.h"
 
 #define DAD_IPC_MAX_MESSAGE (64 * 1024)
 #define DAD_POOL_RETRY_MS 2000
 #define DAD_SEARCH_TIMEOUT_MS 3000
 #define DAD_MAX_SEARCHES 64
 #define DAD_MAX_ANSWERS NTM_MAX_SSDP_ANSWERS
+#define DAD_NODED_MONITOR_ADDRESS "inproc://ntm-dad-noded-monitor"
 
 /* A player's M-SEARCH Request waiting for the server list from ntm-ssdpd. */
 struct search {
@@ -37,6 +41,7 @@ struct search {
 struct dad_ipc {
 	void *ctx;
 	void *noded;
+	void *noded_monitor;
 	void *ssdpd;
 	uint64_t pool_request_id;
 	bool pool_granted;
@@ -84,6 +89,21 @@ static void request_pool(struct dad *dad)
 	send_msg(dad->ipc->noded, &m);
 }
 
+/* True when pool contains the same VIPs in the same order as the server table's
+ * pool. Only the event loop writes that pool, so it reads it unlocked. */
+static bool same_pool(const struct dad_servers *s, const struct ntm_ip *pool, size_t n)
+{
+	if (n != s->n_pool)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (!ntm_ip_equal(&pool[i], &s->pool[i]))
+			return false;
+	}
+	return true;
+}
+
+/* The DC grants the same VIPs again on every request after a reconnection,
+ * and then the redirect that is in place stays as it is. */
 static void handle_pool(struct dad *dad, const Ntm__VipPoolGrant *grant)
 {
 	struct ntm_ip pool[NTM_MAX_POOL_VIPS];
@@ -94,10 +114,14 @@ static void handle_pool(struct dad *dad, const Ntm__VipPoolGrant *grant)
 		if (ntm_msg_ip_get(&pool[n], grant->vips[i]) == 0)
 			n++;
 	}
-	dad_servers_set_pool(&dad->servers, pool, n);
 	dad->ipc->pool_granted = true;
+	if (dad->redirect_installed && same_pool(&dad->servers, pool, n)) {
+		log_info("VIP pool of %zu addresses granted again, unchanged", n);
+		return;
+	}
+	dad_servers_set_pool(&dad->servers, pool, n);
 	log_info("VIP pool of %zu addresses granted for home media servers", n);
-	if (!dad->redirect_installed && dad_redirect_install(dad, err, sizeof(err)) < 0)
+	if (dad_redirect_install(dad, err, sizeof(err)) < 0)
 		log_err("%s", err);
 }
 
@@ -300,6 +324,28 @@ static void on_ssdpd(struct ntm_loop *loop, void *sock, short revents, void *arg
 	ntm__local_message__free_unpacked(m, NULL);
 }
 
+/* A new ntm-noded process learns the "dad" client only from LocalHello, and
+ * makes the pool VIPs local addresses of the TUN device only when it handles
+ * a VipPoolRequest. request_pool sends both. */
+static void on_noded_monitor(struct ntm_loop *loop, void *sock, short revents, void *arg)
+{
+	struct dad *dad = arg;
+
+	switch (ntm_zmon_read(sock)) {
+	case NTM_ZMON_CONNECTED:
+		log_info("ntm-noded %s: connected; sending LocalHello and the VIP pool request",
+			 dad->cfg.noded_ipc);
+		dad->ipc->pool_granted = false;
+		request_pool(dad);
+		break;
+	case NTM_ZMON_DISCONNECTED:
+		log_warn("ntm-noded %s: disconnected; reconnecting", dad->cfg.noded_ipc);
+		break;
+	case NTM_ZMON_NONE:
+		break;
+	}
+}
+
 static void on_timer(struct ntm_loop *loop, struct ntm_timer *t, void *arg)
 {
 	struct dad *dad = arg;
@@ -385,22 +431,62 @@ static void on_routes(struct ntm_loop *loop, int fd, short revents, void *arg)
 		send_route(dad, &routes[i]);
 }
 
-static void *connect_dealer(struct dad *dad, const char *endpoint, char *err, size_t err_size)
+static void *new_dealer(void *ctx)
 {
-	void *sock = zmq_socket(dad->ipc->ctx, ZMQ_DEALER);
+	void *sock = zmq_socket(ctx, ZMQ_DEALER);
 	int zero = 0;
 	int64_t max = DAD_IPC_MAX_MESSAGE;
 
-	if (!sock || zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero)) < 0 ||
-	    zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &max, sizeof(max)) < 0 ||
-	    zmq_connect(sock, endpoint) < 0) {
-		snprintf(err, err_size, "local IPC: cannot connect to %s: %s", endpoint,
-			 zmq_strerror(errno));
-		if (sock)
-			zmq_close(sock);
+	if (!sock)
+		return NULL;
+	if (zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero)) < 0 ||
+	    zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &max, sizeof(max)) < 0) {
+		zmq_close(sock);
 		return NULL;
 	}
 	return sock;
+}
+
+/* The monitor is opened before the connection so that it reports the first
+ * one, whose event sends the first pool request. ZMQ_IMMEDIATE makes sends
+ * fail while ntm-noded is away, so that nothing queues up ahead of the
+ * LocalHello of the next connection. */
+static int connect_noded(struct dad *dad, char *err, size_t err_size)
+{
+	struct dad_ipc *ipc = dad->ipc;
+	int one = 1;
+
+	ipc->noded = new_dealer(ipc->ctx);
+	if (!ipc->noded || zmq_setsockopt(ipc->noded, ZMQ_IMMEDIATE, &one, sizeof(one)) < 0)
+		goto fail;
+	ipc->noded_monitor = ntm_zmon_open(dad->loop, ipc->ctx, ipc->noded,
+					   DAD_NODED_MONITOR_ADDRESS, on_noded_monitor, dad);
+	if (!ipc->noded_monitor) {
+		snprintf(err, err_size, "local IPC: cannot monitor the connection to %s: %s",
+			 dad->cfg.noded_ipc, zmq_strerror(errno));
+		return -1;
+	}
+	if (zmq_connect(ipc->noded, dad->cfg.noded_ipc) < 0)
+		goto fail;
+	return 0;
+
+fail:
+	snprintf(err, err_size, "local IPC: cannot connect to %s: %s", dad->cfg.noded_ipc,
+		 zmq_strerror(errno));
+	return -1;
+}
+
+static int connect_ssdpd(struct dad *dad, char *err, size_t err_size)
+{
+	struct dad_ipc *ipc = dad->ipc;
+
+	ipc->ssdpd = new_dealer(ipc->ctx);
+	if (!ipc->ssdpd || zmq_connect(ipc->ssdpd, dad->cfg.ssdpd_ipc) < 0) {
+		snprintf(err, err_size, "local IPC: cannot connect to %s: %s", dad->cfg.ssdpd_ipc,
+			 zmq_strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 int dad_ipc_start(struct dad *dad, char *err, size_t err_size)
@@ -410,17 +496,12 @@ int dad_ipc_start(struct dad *dad, char *err, size_t err_size)
 		snprintf(err, err_size, "local IPC: out of memory");
 		return -1;
 	}
-	dad->ipc->noded = connect_dealer(dad, dad->cfg.noded_ipc, err, err_size);
-	if (!dad->ipc->noded)
-		return -1;
-	dad->ipc->ssdpd = connect_dealer(dad, dad->cfg.ssdpd_ipc, err, err_size);
-	if (!dad->ipc->ssdpd)
+	if (connect_noded(dad, err, err_size) < 0 || connect_ssdpd(dad, err, err_size) < 0)
 		return -1;
 	ntm_loop_add_zsock(dad->loop, dad->ipc->noded, ZMQ_POLLIN, on_noded, dad);
 	ntm_loop_add_zsock(dad->loop, dad->ipc->ssdpd, ZMQ_POLLIN, on_ssdpd, dad);
 	ntm_loop_add_fd(dad->loop, dad->routes_fd, ZMQ_POLLIN, on_routes, dad);
 	dad->ipc->timer = ntm_loop_timer_add(dad->loop, 250, 250, on_timer, dad);
-	request_pool(dad);
 	return 0;
 }
 
@@ -433,6 +514,7 @@ void dad_ipc_stop(struct dad *dad)
 	if (ipc->timer)
 		ntm_loop_timer_cancel(dad->loop, ipc->timer);
 	ntm_loop_del_fd(dad->loop, dad->routes_fd);
+	ntm_zmon_close(dad->loop, ipc->noded, &ipc->noded_monitor);
 	ntm_loop_close_zsock(dad->loop, &ipc->noded);
 	ntm_loop_close_zsock(dad->loop, &ipc->ssdpd);
 	if (ipc->ctx)

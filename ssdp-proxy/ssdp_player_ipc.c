@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "ntm_time.h"
+#include "ntm_zmon.h"
 #include "ssdp_ipc.h"
 #include "ssdp_player.h"
 
@@ -292,30 +293,18 @@ static void on_disconnected(struct ssdpd *d)
 	set_tunnel(p, PLAYER_TUNNEL_DOWN, 0);
 }
 
-/* Monitor events are two frames: 2 bytes of event and 4 of value, then the
- * endpoint. */
 static void on_monitor(struct ntm_loop *loop, void *sock, short revents, void *arg)
 {
-	zmq_msg_t frame;
-	uint16_t event = 0;
-	int more = 0;
-	size_t more_len = sizeof(more);
-
-	zmq_msg_init(&frame);
-	if (zmq_msg_recv(&frame, sock, ZMQ_DONTWAIT) < 0) {
-		zmq_msg_close(&frame);
-		return;
-	}
-	if (zmq_msg_size(&frame) >= sizeof(event))
-		memcpy(&event, zmq_msg_data(&frame), sizeof(event));
-	while (zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &more_len) == 0 && more)
-		zmq_msg_recv(&frame, sock, ZMQ_DONTWAIT);
-	zmq_msg_close(&frame);
-
-	if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+	switch (ntm_zmon_read(sock)) {
+	case NTM_ZMON_CONNECTED:
 		on_connected(arg);
-	else if (event == ZMQ_EVENT_DISCONNECTED)
+		break;
+	case NTM_ZMON_DISCONNECTED:
 		on_disconnected(arg);
+		break;
+	case NTM_ZMON_NONE:
+		break;
+	}
 }
 
 /* True when an application searched within PLAYER_RETRY_WINDOW_MS and its search
@@ -349,19 +338,11 @@ void ssdp_player_ipc_tick(struct ssdpd *d, uint64_t now_ms)
 static int open_monitor(struct ssdpd *d, char *err, size_t err_size)
 {
 	struct ssdp_player *p = d->player;
-	int zero = 0;
 
-	if (zmq_socket_monitor(p->dealer, PLAYER_MONITOR_ADDRESS,
-			       ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) < 0) {
+	p->monitor = ntm_zmon_open(d->loop, d->zmq_ctx, p->dealer, PLAYER_MONITOR_ADDRESS,
+				   on_monitor, d);
+	if (!p->monitor) {
 		snprintf(err, err_size, "cannot monitor the ntm-noded socket: %s",
-			 zmq_strerror(errno));
-		return -1;
-	}
-	p->monitor = zmq_socket(d->zmq_ctx, ZMQ_PAIR);
-	if (!p->monitor || zmq_setsockopt(p->monitor, ZMQ_LINGER, &zero, sizeof(zero)) < 0 ||
-	    zmq_connect(p->monitor, PLAYER_MONITOR_ADDRESS) < 0 ||
-	    ntm_loop_add_zsock(d->loop, p->monitor, ZMQ_POLLIN, on_monitor, d) < 0) {
-		snprintf(err, err_size, "cannot read the ntm-noded socket's events: %s",
 			 zmq_strerror(errno));
 		return -1;
 	}
@@ -399,11 +380,6 @@ void ssdp_player_ipc_stop(struct ssdpd *d)
 {
 	struct ssdp_player *p = d->player;
 
-	if (p->dealer) {
-		ntm_loop_del_zsock(d->loop, p->dealer);
-		zmq_socket_monitor(p->dealer, NULL, 0);
-		zmq_close(p->dealer);
-		p->dealer = NULL;
-	}
-	ntm_loop_close_zsock(d->loop, &p->monitor);
+	ntm_zmon_close(d->loop, p->dealer, &p->monitor);
+	ntm_loop_close_zsock(d->loop, &p->dealer);
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # More of the DLNA path end to end, with real daemons and real media servers.
 # It covers two servers in one home behind the Agent, GENA eventing through
-# the tunnel, the Agent on a media server's own host, and an Agent restart
-# that keeps every server's VIP.
+# the tunnel, a restart of the Agent host's ntm-noded, an Agent restart that
+# keeps every server's VIP, and the Agent on a media server's own host.
 #
 #   Internet 203.0.113.0/24: dc .1
 #   home LAN 192.0.2.0/26 behind NAT 203.0.113.10:
@@ -17,8 +17,9 @@
 #       player2 192.0.2.67 (ntm-noded, ntm-ssdpd player for combo)
 #
 # Needs root, minidlna, gerbera, gssdp-tools, gupnp-tools, ffmpeg, curl,
-# jq and python3. It takes about 50 s when every check passes, and under
-# 90 s when the waits for events and discovery time out.
+# jq and python3. It takes about 50 s when every check passes. When every
+# wait for events, the VIP pool and discovery times out, the sum of the waits
+# comes to about 4 minutes.
 set -uo pipefail
 # shellcheck source=tests/system/lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
@@ -316,16 +317,110 @@ sys_admin agent "$DAD_PORT" GET /v1/servers | jq -c '.servers[]' | sed 's/^/# se
 sys_admin agent "$DAD_PORT" GET /v1/players | jq -c . | sed 's/^/# players: /'
 sys_admin agent "$DAD_PORT" GET /v1/proxy | jq -c . | sed 's/^/# proxy: /'
 
+# --- ntm-noded restart on the Agent's host -----------------------------------
+
+# A new ntm-noded process learns the "dad" client only from its LocalHello,
+# and adds the pool VIPs to ntm0 only when it handles a VipPoolRequest, so
+# ntm-dad sends both again on the new connection. The player's ntm-ssdpd
+# restarts as well, so that it has no cached search responses and the new
+# discovery goes through the tunnel. The player's node notices that the
+# Agent's node lost the tunnel only after three tunnel keep-alive intervals
+# of silence (30 s with the default [node] tunnel_keepalive of 10 s), hence
+# the long wait for the discovery.
+
+# browse NS VIP ID OUT: SOAP Browse of object ID on minidlna at VIP, from NS.
+browse() {
+	[[ -n $2 ]] || { echo "# no VIP to browse" >&2; return 1; }
+	topo_exec "$1" curl -sf --max-time 10 -o "$4" \
+		-H 'Content-Type: text/xml; charset="utf-8"' \
+		-H "SOAPACTION: \"$CDS#Browse\"" \
+		--data "<?xml version=\"1.0\"?><s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\" s:encodingStyle=\"http://schemas.xmlsoap.org/soap/encoding/\"><s:Body><u:Browse xmlns:u=\"$CDS\"><ObjectID>$3</ObjectID><BrowseFlag>BrowseDirectChildren</BrowseFlag><Filter>*</Filter><StartingIndex>0</StartingIndex><RequestedCount>100</RequestedCount><SortCriteria></SortCriteria></u:Browse></s:Body></s:Envelope>" \
+		"http://$2:8200/ctl/ContentDir"
+}
+
+# stop_pid PID: sends SIGTERM to PID and waits up to 10 s for a clean exit.
+stop_pid() {
+	kill -TERM "$1" 2>/dev/null || return
+	sys_wait_pid "$1" 10 2>/dev/null
+}
+
+# log_count FILE PATTERN: prints how many lines of FILE match PATTERN.
+log_count() {
+	local count
+
+	count=$(grep -c -- "$2" "$1" 2>/dev/null)
+	echo "${count:-0}"
+}
+
+# pool_on_tun: each pool VIP of the Agent's node is an address of ntm0 on
+# the agent.
+pool_on_tun() {
+	local addrs vip
+
+	[[ -n $POOL_VIPS ]] || return
+	addrs=$(topo_exec agent ip -4 -o addr show dev ntm0 2>/dev/null) || return
+	for vip in $POOL_VIPS; do
+		grep -q " $vip/" <<<"$addrs" || return
+	done
+}
+
+pool_not_on_tun() {
+	! pool_on_tun
+}
+
+# dad_hello_again: the Agent's ntm-noded logged more LocalHellos of ntm-dad
+# than HELLOS.
+dad_hello_again() {
+	(($(log_count "$WORK/agent.$DOMAIN.log" 'local IPC: dad connected') > HELLOS))
+}
+
+# download_through_vip URL FILE: the player downloads URL, byte-identical
+# to FILE.
+download_through_vip() {
+	[[ -n $1 ]] || { echo "# no URL to download" >&2; return 1; }
+	topo_exec player curl -sf --max-time 20 -o "$WORK/vip-download" "$1" &&
+		sys_same_file "$2" "$WORK/vip-download"
+}
+
+check "Browse of all music through minidlna's VIP" browse player "$MVIP" 1\$4 "$WORK/music.xml"
+MEDIA_URL=$(grep -o "http://$MVIP:8200/MediaItems/[^&<\"]*" "$WORK/music.xml" 2>/dev/null |
+	head -n 1)
+echo "# media URL on minidlna: ${MEDIA_URL:-none}"
+POOL_VIPS=$(sys_dc_record "agent.$DOMAIN" pool_vips | jq -r '.[]' 2>/dev/null)
+echo "# the Agent's pool VIPs: ${POOL_VIPS//$'\n'/ }"
+check "the pool VIPs are addresses of ntm0" pool_on_tun
+check "ntm-ssdpd player stops before the ntm-noded restart" stop_pid "$PLAYER_SSDPD_PID"
+check "the Agent's ntm-noded stops on SIGTERM" stop_pid "${SYS_NODE_PID[agent]}"
+check "the pool VIPs leave ntm0 with ntm-noded" pool_not_on_tun
+HELLOS=$(log_count "$WORK/agent.$DOMAIN.log" 'local IPC: dad connected')
+NODED_STARTED=$SECONDS
+topo_bg agent "$WORK/agent.$DOMAIN.log" "$BUILD/nodeagent/ntm-noded" -f \
+	-c "$WORK/agent.$DOMAIN.conf"
+SYS_NODE_PID[agent]=$TOPO_BG_PID
+check "the Agent's ntm-noded starts again" sys_wait_http agent 47881
+check "the Agent's ntm-noded registers again" sys_wait_registered agent
+check "ntm-dad sends LocalHello to the new ntm-noded" sys_wait_for 20 dad_hello_again
+check "the pool VIPs are addresses of ntm0 again" sys_wait_for 20 pool_on_tun
+check "ntm-dad gets the same VIP pool again" \
+	sys_wait_for 5 file_has "$WORK/dad-agent.log" "granted again, unchanged"
+check "ntm-dad keeps its nftables redirect" redirect_installed agent
+check "ntm-dad installs the redirect only once" \
+	sys_equal 1 "$(log_count "$WORK/dad-agent.log" 'nftables: TCP to the')"
+check "ntm-ssdpd player starts after the ntm-noded restart" \
+	ssdpd_start player "$WORK/ssdpd-player.conf"
+PLAYER_SSDPD_PID=$SSDPD_PID
+check "a discovery after the ntm-noded restart finds both servers" \
+	sys_wait_for 60 discover player "$WORK/discover-noded.txt" 8200 "$GERBERA_PORT"
+echo "# discovery ended $((SECONDS - NODED_STARTED)) s after the ntm-noded restart"
+check "download through minidlna's VIP after the ntm-noded restart" \
+	download_through_vip "$MEDIA_URL" "$WORK/media/Music/tone.mp3"
+
 # --- Agent restart keeps each server's VIP -----------------------------------
 
 # The player's ntm-ssdpd stops first, because while it runs it responds to
 # searches from its cache and repeats its own searches on its own schedule.
 # Started again after the Agent, with an empty cache, it sends the new
 # discovery through the tunnel.
-stop_pid() {
-	kill -TERM "$1" 2>/dev/null || return
-	sys_wait_pid "$1" 10 2>/dev/null
-}
 check "ntm-ssdpd player stops on SIGTERM" stop_pid "$PLAYER_SSDPD_PID"
 check "ntm-dad stops on SIGTERM" stop_pid "$AGENT_DAD_PID"
 # no_table NS TABLE: namespace NS has no nftables table "ip TABLE".
@@ -367,16 +462,6 @@ fetch() {
 	topo_exec player2 curl -sf --max-time 20 -o "$2" "$1"
 }
 
-# browse VIP ID OUT: SOAP Browse of object ID on minidlna at VIP, from player2.
-browse() {
-	[[ -n $1 ]] || { echo "# no VIP to browse" >&2; return 1; }
-	topo_exec player2 curl -sf --max-time 10 -o "$3" \
-		-H 'Content-Type: text/xml; charset="utf-8"' \
-		-H "SOAPACTION: \"$CDS#Browse\"" \
-		--data "<?xml version=\"1.0\"?><s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\" s:encodingStyle=\"http://schemas.xmlsoap.org/soap/encoding/\"><s:Body><u:Browse xmlns:u=\"$CDS\"><ObjectID>$2</ObjectID><BrowseFlag>BrowseDirectChildren</BrowseFlag><Filter>*</Filter><StartingIndex>0</StartingIndex><RequestedCount>100</RequestedCount><SortCriteria></SortCriteria></u:Browse></s:Body></s:Envelope>" \
-		"http://$1:8200/ctl/ContentDir"
-}
-
 # download_identical URL FILE: player2 downloads URL, byte-identical to FILE.
 download_identical() {
 	fetch "$1" "$WORK/combo-download" && sys_same_file "$2" "$WORK/combo-download"
@@ -385,7 +470,7 @@ download_identical() {
 check "description through combo's VIP" fetch "$COMBO_URL" "$WORK/combo-desc.xml"
 check "combo's description names no real address" \
 	no_real_address "$WORK/combo-desc.xml" "$COMBO"
-check "Browse of all music through combo's VIP" browse "$CVIP" 1\$4 "$WORK/combo-music.xml"
+check "Browse of all music through combo's VIP" browse player2 "$CVIP" 1\$4 "$WORK/combo-music.xml"
 check "combo's Browse result names no real address" \
 	no_real_address "$WORK/combo-music.xml" "$COMBO"
 COMBO_MEDIA=$(grep -o "http://$CVIP:8200/MediaItems/[^&<\"]*" "$WORK/combo-music.xml" 2>/dev/null |
