@@ -17,6 +17,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -45,6 +46,11 @@
 /* How often the routes of all confirmed subscriptions are sent again, so a
  * player's node that restarted gets them back within this time. */
 #define GENA_REANNOUNCE_MS 60000
+/* Tries again of a NOTIFY to a routed callback that refused, and the pause
+ * before each, in ms: 0.6 s in all, well inside a server's wait for the
+ * response. */
+#define GENA_ROUTE_RETRIES 3
+#define GENA_ROUTE_RETRY_MS 200
 #define GENA_MAP_MAX 256
 #define GENA_TOKEN_BYTES (DAD_GENA_TOKEN_LEN / 2)
 #define GENA_PATH_PREFIX "/gena/"
@@ -291,6 +297,15 @@ static struct gena_sub *find_free(struct dad_gena *gena)
 	return NULL;
 }
 
+/* True when the player's node needs a GENA callback route for cb. A
+ * loopback listener cannot take connections that arrive through the tunnel
+ * device (RFC 1122, section 3.2.1.3), so it gets none. */
+static bool needs_route(struct in_addr player, const struct gena_callback *cb)
+{
+	return cb->host.s_addr != htonl(INADDR_ANY) && cb->host.s_addr != player.s_addr &&
+	       (ntohl(cb->host.s_addr) >> 24) != IN_LOOPBACKNET;
+}
+
 /* Fills routes with what the player's node needs for the callbacks of sub
  * that name a host other than the player's VIP; returns how many. */
 static size_t sub_routes(const struct gena_sub *sub, uint64_t lifetime_ms,
@@ -301,10 +316,7 @@ static size_t sub_routes(const struct gena_sub *sub, uint64_t lifetime_ms,
 	for (size_t i = 0; i < sub->callback_count; i++) {
 		const struct gena_callback *cb = &sub->callbacks[i];
 
-		/* A loopback listener cannot take connections that arrive
-		 * through the tunnel device (RFC 1122, section 3.2.1.3). */
-		if (cb->host.s_addr == htonl(INADDR_ANY) || cb->host.s_addr == sub->player.s_addr ||
-		    (ntohl(cb->host.s_addr) >> 24) == IN_LOOPBACKNET)
+		if (!needs_route(sub->player, cb))
 			continue;
 		routes[n++] = (struct dad_gena_route){
 			.player = sub->player,
@@ -627,6 +639,28 @@ static int deliver_one(struct gena_conn *nc, const struct gena_target *t,
 
 /* Tries the callbacks in order until one responds (UPnP DA 1.1 section
  * 4.1.2). Returns the player's status or -errno of the last failure. */
+/*
+ * Delivers to one callback. A routed callback that refuses the connection
+ * is tried again a few times: the server's initial event can overtake its
+ * GENA callback route, which travels through ntm-noded and the tunnel while
+ * the SUBSCRIBE takes one LAN round trip.
+ */
+static int deliver_routed(struct gena_conn *nc, const struct gena_target *t,
+			  const struct gena_callback *cb, const struct http_rewrite_buf *body)
+{
+	int ret = deliver_one(nc, t, cb, body);
+
+	for (int i = 0; ret == -ECONNREFUSED && needs_route(t->player, cb) &&
+			i < GENA_ROUTE_RETRIES;
+	     i++) {
+		struct timespec pause = { 0, GENA_ROUTE_RETRY_MS * 1000000L };
+
+		nanosleep(&pause, NULL);
+		ret = deliver_one(nc, t, cb, body);
+	}
+	return ret;
+}
+
 static int deliver(struct gena_conn *nc, const struct gena_target *t,
 		   const struct http_rewrite_buf *body)
 {
@@ -635,7 +669,7 @@ static int deliver(struct gena_conn *nc, const struct gena_target *t,
 	for (size_t i = 0; i < t->callback_count; i++) {
 		char player[INET_ADDRSTRLEN];
 
-		ret = deliver_one(nc, t, &t->callbacks[i], body);
+		ret = deliver_routed(nc, t, &t->callbacks[i], body);
 		if (ret >= 0)
 			return ret;
 		inet_ntop(AF_INET, &t->player, player, sizeof(player));

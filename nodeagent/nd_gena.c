@@ -125,19 +125,33 @@ static void delete_element(const struct gena_route *r)
 	ntm_nft_run(cmd, err, sizeof(err));
 }
 
-/* Puts r into the kernel's map with the time left until r->expires_ms. An
- * element's timeout cannot be extended in place (nftables 1.0), and a table
- * taken over may hold it already, so it is deleted first. */
-static int write_element(const struct gena_route *r, uint64_t now, char *err, size_t err_size)
+/*
+ * Puts r into the kernel's map with the time left until r->expires_ms. An
+ * element's timeout cannot be extended in place (nftables 1.0), so an
+ * element this daemon installed is deleted first. A new one is created in
+ * one step; only when a table taken over holds it already ("create" fails)
+ * is it deleted and added, so the first route of a subscription is fast.
+ */
+static int write_element(const struct gena_route *r, bool known, uint64_t now, char *err,
+			 size_t err_size)
 {
 	char key[INET6_ADDRSTRLEN + 8], host[INET6_ADDRSTRLEN], cmd[256];
 	uint64_t seconds = (r->expires_ms - now + 999) / 1000;
 
 	element_key(r, key, sizeof(key));
+	ntm_ip_str(&r->host, host, sizeof(host));
+	if (!known) {
+		snprintf(cmd, sizeof(cmd),
+			 "create element ip " ND_GENA_TABLE " " ND_GENA_MAP
+			 " { %s timeout %llus : %s }\n",
+			 key, (unsigned long long)seconds, host);
+		if (ntm_nft_run(cmd, err, err_size) == 0)
+			return 0;
+	}
 	delete_element(r);
 	snprintf(cmd, sizeof(cmd),
 		 "add element ip " ND_GENA_TABLE " " ND_GENA_MAP " { %s timeout %llus : %s }\n",
-		 key, (unsigned long long)seconds, ntm_ip_str(&r->host, host, sizeof(host)));
+		 key, (unsigned long long)seconds, host);
 	return ntm_nft_run(cmd, err, err_size);
 }
 
@@ -196,7 +210,7 @@ static int store_route(struct nd *nd, struct nd_gena *g, const struct gena_route
 		g->table_ready = true;
 	}
 
-	if (write_element(r, now, err, err_size) < 0)
+	if (write_element(r, old != NULL, now, err, err_size) < 0)
 		return -EIO;
 
 	int rc = old && ntm_ip_equal(&old->host, &r->host) ? 2 : 0;
