@@ -59,6 +59,7 @@ struct ssdp_player {
 	void *dealer;
 	void *monitor;
 	bool noded_ready;             /* connected and LocalHello sent */
+	bool tunnel_was_up;           /* up when ntm-noded went away: ask again */
 	enum player_tunnel tunnel;
 	uint64_t tunnel_request_id;
 	uint64_t tunnel_changed_ms;   /* monotonic: last change of tunnel */

@@ -273,6 +273,14 @@ static void on_connected(struct ssdpd *d)
 
 	log_info("ntm-noded %s: connected", d->cfg.noded_ipc);
 	send_hello(d);
+	/* A restarted ntm-noded builds the Agent's tunnel again at once, and
+	 * learns from the request that this peer is the node's DLNA Agent,
+	 * whose GENA callback routes it accepts. */
+	if (p->tunnel_was_up) {
+		p->tunnel_was_up = false;
+		request_tunnel(d, ntm_now_ms());
+		return;
+	}
 	/* Applications searched while ntm-noded was away. */
 	for (size_t i = 0; i < p->n_searches; i++) {
 		if (p->searches[i].last_sent_ms == 0) {
@@ -288,6 +296,7 @@ static void on_disconnected(struct ssdpd *d)
 
 	log_warn("ntm-noded %s: disconnected; reconnecting", d->cfg.noded_ipc);
 	p->noded_ready = false;
+	p->tunnel_was_up = p->tunnel == PLAYER_TUNNEL_UP;
 	if (p->tunnel == PLAYER_TUNNEL_UP)
 		ssdp_player_tunnel_lost(d, "ntm-noded disconnected");
 	set_tunnel(p, PLAYER_TUNNEL_DOWN, 0);
