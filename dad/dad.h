@@ -38,6 +38,8 @@ struct dad_config {
 	int log_level;
 	struct ntm_endpoint admin_listen;
 	char *admin_token_file;
+	char *admin_cert_file;             /* "" for plain HTTP */
+	char *admin_key_file;
 };
 
 /* One home media server, named by its UDN. */

@@ -31,6 +31,7 @@ static const struct ntm_conf_option dad_options[] = {
 	    "proxied connections at once; more are refused with 503"),
 	NTM_CONF_LOG_LEVEL_OPTION("dad", struct dad_config),
 	NTM_CONF_ADMIN_OPTIONS(struct dad_config, DAD_ADMIN_DEFAULT_PORT),
+	NTM_CONF_ADMIN_TLS_OPTIONS(struct dad_config),
 };
 
 static const struct ntm_conf_schema dad_schema = {
@@ -124,7 +125,9 @@ int dad_conf_load(struct dad *dad, const char *path, char *err, size_t err_size)
 	memset(&dad->cfg, 0, sizeof(dad->cfg));
 	if (ntm_conf_load(path, &dad_schema, &dad->cfg, err, err_size) < 0)
 		return -1;
-	if (check_lan_address(&dad->cfg.lan_address, path, err, err_size) < 0)
+	if (check_lan_address(&dad->cfg.lan_address, path, err, err_size) < 0 ||
+	    ntm_conf_check_admin_tls(path, dad->cfg.admin_cert_file, dad->cfg.admin_key_file, err,
+				     err_size) < 0)
 		return -1;
 	if (strlen(dad->cfg.tun_interface) >= IFNAMSIZ) {
 		snprintf(err, err_size, "%s: [dad] tun_interface is longer than %d characters",

@@ -343,6 +343,8 @@ static int start_admin(struct dad *dad, char *err, size_t err_size)
 		.listen = dad->cfg.admin_listen,
 		.token_file = dad->cfg.admin_token_file,
 		.daemon_name = "ntm-dad",
+		.cert_file = dad->cfg.admin_cert_file,
+		.key_file = dad->cfg.admin_key_file,
 	};
 
 	dad->admin = ntm_admin_start(&ac, dad->loop, err, err_size);

@@ -116,6 +116,8 @@ int ssdp_admin_start(struct ssdpd *d, char *err, size_t err_size)
 		.listen = d->cfg.admin_listen,
 		.token_file = d->cfg.admin_token_file,
 		.daemon_name = "ntm-ssdpd",
+		.cert_file = d->cfg.admin_cert_file,
+		.key_file = d->cfg.admin_key_file,
 	};
 
 	d->admin = ntm_admin_start(&ac, d->loop, err, err_size);

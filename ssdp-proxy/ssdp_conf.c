@@ -32,6 +32,7 @@ static const struct ntm_conf_option ssdp_options[] = {
 	OPT("ssdpd", "search_interval", NTM_CONF_UINT, search_interval_s, 10, 3600, "60",
 	    "home mode: seconds between searches of the home LAN"),
 	NTM_CONF_ADMIN_OPTIONS(struct ssdpd_config, SSDPD_ADMIN_DEFAULT_PORT),
+	NTM_CONF_ADMIN_TLS_OPTIONS(struct ssdpd_config),
 };
 
 static const struct ntm_conf_schema ssdp_schema = {
@@ -198,7 +199,9 @@ int ssdp_conf_load(struct ssdpd_config *cfg, const char *path, char *err, size_t
 	char where[NTM_CONF_WHERE_MAX];
 
 	memset(cfg, 0, sizeof(*cfg));
-	if (ntm_conf_load(path, &ssdp_schema, cfg, err, err_size) < 0)
+	if (ntm_conf_load(path, &ssdp_schema, cfg, err, err_size) < 0 ||
+	    ntm_conf_check_admin_tls(path, cfg->admin_cert_file, cfg->admin_key_file, err,
+				     err_size) < 0)
 		return -1;
 
 	if (strcmp(cfg->mode_name, "player") == 0) {

@@ -52,6 +52,8 @@ struct ssdpd_config {
 	/* [admin] */
 	struct ntm_endpoint admin_listen;
 	char *admin_token_file;
+	char *admin_cert_file;        /* "" for plain HTTP */
+	char *admin_key_file;
 };
 
 /* Events counted for GET /v1/status. */

@@ -27,15 +27,11 @@ static const char dad_conf_text[] = "[dad]\n"
 				    "[admin]\n"
 				    "token_file = /etc/ntm/dad.token\n";
 
-/* Loads dad_conf_text with lan_address set to value. */
-static int load_lan_address(const char *value)
+/* Writes text to a temporary file and loads it. */
+static int load_text(const char *text)
 {
-	char text[512];
-	const char *at = strstr(dad_conf_text, "192.0.2.2");
 	int fd, rc;
 
-	snprintf(text, sizeof(text), "%.*s%s%s", (int)(at - dad_conf_text), dad_conf_text, value,
-		 at + strlen("192.0.2.2"));
 	snprintf(path, sizeof(path), "/tmp/test_dad_conf.XXXXXX");
 	fd = mkstemp(path);
 	assert_true(fd >= 0);
@@ -45,6 +41,17 @@ static int load_lan_address(const char *value)
 	rc = dad_conf_load(&dad, path, err, sizeof(err));
 	unlink(path);
 	return rc;
+}
+
+/* Loads dad_conf_text with lan_address set to value. */
+static int load_lan_address(const char *value)
+{
+	char text[512];
+	const char *at = strstr(dad_conf_text, "192.0.2.2");
+
+	snprintf(text, sizeof(text), "%.*s%s%s", (int)(at - dad_conf_text), dad_conf_text, value,
+		 at + strlen("192.0.2.2"));
+	return load_text(text);
 }
 
 static int teardown(void **state)
@@ -99,6 +106,17 @@ static void dad_conf_lan_address_unusable(void **state)
 	}
 }
 
+/* HTTPS on the admin API needs the certificate and its key. */
+static void dad_conf_admin_cert_without_key(void **state)
+{
+	char text[512];
+
+	snprintf(text, sizeof(text), "%scert_file = /etc/ntm/dad.crt\n", dad_conf_text);
+	assert_int_equal(load_text(text), -1);
+	assert_non_null(strstr(err, ":7: "));
+	assert_non_null(strstr(err, "key_file"));
+}
+
 #define TEST(name) cmocka_unit_test_teardown(name, teardown)
 
 int main(void)
@@ -107,6 +125,7 @@ int main(void)
 		TEST(dad_conf_lan_address_valid),
 		TEST(dad_conf_lan_address_with_port),
 		TEST(dad_conf_lan_address_unusable),
+		TEST(dad_conf_admin_cert_without_key),
 	};
 
 	return cmocka_run_group_tests_name("dad_conf", tests, NULL, NULL);
