@@ -139,6 +139,7 @@ struct nd_peer {
 	/* The local ntm-ssdpd asked for a tunnel to this peer: it is the node's
 	 * DLNA Agent, the only peer whose GENA callback routes are accepted. */
 	bool dlna_agent;
+	bool agent_reported_up;            /* last state told to ntm-ssdpd unasked */
 
 	struct nd_queued *queue[ND_QUEUE_MAX];
 	size_t n_queue;
@@ -345,6 +346,8 @@ struct nd_gena_stats {
 	uint64_t failed;      /* nftables failed, or the table was full */
 };
 void nd_gena_get_stats(const struct nd *nd, struct nd_gena_stats *out);
+/* Removes a table of routes that a killed daemon left. */
+void nd_gena_start(struct nd *nd);
 /* Removes the routes whose callback address is no longer one of the host's. */
 void nd_gena_addresses_changed(struct nd *nd);
 /* Deletes the nftables table of the routes. */

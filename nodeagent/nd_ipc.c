@@ -95,6 +95,20 @@ static void send_status(struct nd *nd, const struct ipc_client *c, uint64_t requ
 	send_local(nd, c, &m);
 }
 
+/* Tells ntm-ssdpd, unasked, when the tunnel to its DLNA Agent goes down
+ * or comes back, so that it stops answering from servers it cannot reach
+ * and searches again. */
+static void report_agent(struct nd *nd, struct nd_peer *peer)
+{
+	bool up = peer->state == ND_PEER_UP;
+
+	if (!peer->dlna_agent || !nd->ipc->ssdpd.known ||
+	    (!up && peer->state != ND_PEER_FAILED) || up == peer->agent_reported_up)
+		return;
+	peer->agent_reported_up = up;
+	send_status(nd, &nd->ipc->ssdpd, 0, peer);
+}
+
 void nd_ipc_peer_changed(struct nd *nd, struct nd_peer *peer)
 {
 	struct nd_ipc *ipc = nd->ipc;
@@ -113,6 +127,7 @@ void nd_ipc_peer_changed(struct nd *nd, struct nd_peer *peer)
 		send_status(nd, &w->client, w->request_id, peer);
 		*w = ipc->waits[--ipc->n_waits];
 	}
+	report_agent(nd, peer);
 }
 
 void nd_ipc_peer_replaced(struct nd *nd, struct nd_peer *old, struct nd_peer *peer)

@@ -388,9 +388,22 @@ static void check_silence(struct nd *nd, struct nd_peer *p, uint64_t now)
 	peer_request_direction(nd, p, false);
 }
 
+/* The DLNA Agent is the peer the local ntm-ssdpd searches through. A failed
+ * tunnel to it is tried again at the pace of check_silence, so discovery
+ * comes back with the Agent and not only with the next packet to a VIP. */
+static void retry_agent(struct nd *nd, struct nd_peer *p, uint64_t now)
+{
+	if (!p->dlna_agent || p->state != ND_PEER_FAILED || now < p->revive_next_ms)
+		return;
+	p->revive_next_ms = now + ND_SILENT_KEEPALIVES * nd->cfg.tunnel_keepalive_s * 1000;
+	log_debug("peer %s: building the tunnel to the DLNA Agent again", p->fqdn);
+	nd_peer_connect(nd, p->fqdn, NULL);
+}
+
 static void peer_tick(struct nd *nd, struct nd_peer *p, uint64_t now)
 {
 	check_silence(nd, p, now);
+	retry_agent(nd, p, now);
 	if (p->state == ND_PEER_HANDSHAKE && p->initiator && p->n_try > 0 &&
 	    now >= p->hs_next_ms) {
 		if (nd_hs_retry(nd, p) == 0)

@@ -496,6 +496,16 @@ static void expire_pending(struct ssdp_player *p, uint64_t now_ms)
 	}
 }
 
+/* A server that expired may only have missed a search lost in a broken
+ * tunnel: the next application search for its type goes through again. */
+static void reopen_searches(struct ssdp_player *p, const char *target)
+{
+	for (size_t i = 0; i < p->n_searches; i++) {
+		if (ssdp_st_matches(p->searches[i].st, target))
+			p->searches[i].answered = false;
+	}
+}
+
 /* Says byebye for expired servers and repeats ssdp:alive every max-age/3
  * for the others (UDA 2.0 recommends less than max-age/2). */
 static void refresh_entries(struct ssdpd *d, uint64_t now_ms)
@@ -508,6 +518,7 @@ static void refresh_entries(struct ssdpd *d, uint64_t now_ms)
 		if (e->expires_ms <= now_ms) {
 			log_info("server %s: expired after %u s without an answer", e->usn,
 				 e->max_age_s);
+			reopen_searches(d->player, e->target);
 			send_notify(d, e, false);
 			ssdp_cache_remove(&d->cache, i);
 			removed = true;
