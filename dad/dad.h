@@ -17,6 +17,7 @@
 #include "ntm_log.h"
 #include "ntm_loop.h"
 #include "ntm_msg.h"
+#include "ntm_ratelimit.h"
 
 #define DAD_MAX_SERVERS NTM_MAX_POOL_VIPS
 #define DAD_MAX_ALLOW 32
@@ -100,6 +101,7 @@ struct dad {
 	size_t n_routes;
 	int routes_fd;
 	uint64_t routes_sent, routes_dropped;
+	struct ntm_ratelimit routes_log;   /* event loop only */
 	uint64_t searches, refused_nodes, refused_connections, accepted;
 };
 

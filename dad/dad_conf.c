@@ -105,16 +105,16 @@ static int check_lan_address(const struct ntm_ip *ip, const char *path, char *er
 }
 
 /* Checks that the value of option name is an ipc:// endpoint with a path. */
-static int check_ipc(const char *value, const char *name, const char *path, char *err,
-		     size_t err_size)
+static int check_ipc(const char *value, const char *name, const char *example,
+		     const char *path, char *err, size_t err_size)
 {
 	char where[NTM_CONF_WHERE_MAX];
 
 	if (strncmp(value, "ipc://", 6) == 0 && value[6] != '\0')
 		return 0;
 	snprintf(err, err_size, "%s: [dad] %s '%.200s' is invalid: expected ipc://PATH, for "
-		 "example ipc:///run/ntm/noded.ipc",
-		 ntm_conf_where(where, sizeof(where), path, "dad", name), name, value);
+		 "example %s",
+		 ntm_conf_where(where, sizeof(where), path, "dad", name), name, value, example);
 	return -1;
 }
 
@@ -135,8 +135,10 @@ int dad_conf_load(struct dad *dad, const char *path, char *err, size_t err_size)
 			 IFNAMSIZ - 1);
 		return -1;
 	}
-	if (check_ipc(dad->cfg.noded_ipc, "noded_ipc", path, err, err_size) < 0 ||
-	    check_ipc(dad->cfg.ssdpd_ipc, "ssdpd_ipc", path, err, err_size) < 0)
+	if (check_ipc(dad->cfg.noded_ipc, "noded_ipc", "ipc:///run/ntm/noded.ipc", path, err,
+		      err_size) < 0 ||
+	    check_ipc(dad->cfg.ssdpd_ipc, "ssdpd_ipc", "ipc:///run/ntm/ssdpd.ipc", path, err,
+		      err_size) < 0)
 		return -1;
 	return parse_allow(dad, path, err, err_size);
 }

@@ -404,6 +404,9 @@ static void send_route(struct dad *dad, struct dad_gena_route *r)
 	int rc = send_msg(dad->ipc->noded, &m);
 
 	if (rc < 0) {
+		/* While ntm-noded is away every live route fails each minute. */
+		if (!ntm_ratelimit_allow(&dad->routes_log, ntm_now_ms()))
+			return;
 		log_warn("player %s: GENA callback route to %s:%u not sent to ntm-noded: %s",
 			 player, host, (unsigned)r->port, strerror(-rc));
 		return;

@@ -384,6 +384,7 @@ static int start(struct dad *dad, char *err, size_t err_size)
 	dad->listen_fd = dad->routes_fd = -1;
 	pthread_mutex_init(&dad->players_lock, NULL);
 	pthread_mutex_init(&dad->routes_lock, NULL);
+	dad->routes_log = (struct ntm_ratelimit)NTM_RATELIMIT_INIT(5, 1);
 	dad->routes_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (dad->routes_fd < 0) {
 		snprintf(err, err_size, "cannot create an eventfd: %s", strerror(errno));

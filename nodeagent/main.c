@@ -71,6 +71,7 @@ static int start(struct nd *nd, char *err, size_t err_size)
 		snprintf(err, err_size, "cannot set up signal handling");
 		return -1;
 	}
+	nd_gena_start(nd);
 	if (nd_data_start(nd, err, err_size) < 0 || nd_mobility_start(nd, err, err_size) < 0 ||
 	    nd_resolve_start(nd, err, err_size) < 0 || nd_ipc_start(nd, err, err_size) < 0 ||
 	    nd_admin_start(nd, err, err_size) < 0 ||

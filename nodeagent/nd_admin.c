@@ -262,8 +262,9 @@ static void gena_metrics(struct nd *nd, struct ntm_metrics *m)
 	ntm_metrics_counter(m, "ntm_node_gena_routes_installed_total",
 			    "GENA callback routes installed or extended.", st.installed);
 	ntm_metrics_counter(m, "ntm_node_gena_routes_rejected_total",
-			    "GENA callback routes rejected: the server VIP is not the peer's, or "
-			    "the callback host is not an address of this host.", st.rejected);
+			    "GENA callback routes rejected: the peer is not this node's DLNA "
+			    "Agent, the server VIP is not in its pool, or the callback host is "
+			    "not an address of this host.", st.rejected);
 	ntm_metrics_counter(m, "ntm_node_gena_routes_failed_total",
 			    "GENA callback routes that nftables did not take, or that found the "
 			    "table full.", st.failed);

@@ -70,8 +70,8 @@ int nd_conf_load(struct nd_config *cfg, const char *path, char *err, size_t err_
 	    ntm_conf_check_admin_tls(path, cfg->admin_cert_file, cfg->admin_key_file, err,
 				     err_size) < 0)
 		return -1;
-	if (strncmp(cfg->ipc, "ipc://", 6) != 0 && cfg->ipc[0] != '\0') {
-		snprintf(err, err_size, "%s: [ipc] path '%s' must start with ipc:// (or be empty)",
+	if (cfg->ipc[0] != '\0' && (strncmp(cfg->ipc, "ipc://", 6) != 0 || cfg->ipc[6] == '\0')) {
+		snprintf(err, err_size, "%s: [ipc] path '%s' must be ipc://PATH (or empty)",
 			 ntm_conf_where(where, sizeof(where), path, "ipc", "path"), cfg->ipc);
 		return -1;
 	}

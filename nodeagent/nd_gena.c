@@ -8,9 +8,8 @@
  * module forwards TCP from that server VIP to that port, arriving on the TUN
  * device, to it with an nftables DNAT. The routes live in an nftables map
  * whose elements time out, so the kernel drops a route when its
- * subscription ends without a word from the Agent. A daemon restarted after
- * a crash takes over the table with its routes; the table goes when the
- * daemon stops.
+ * subscription ends without a word from the Agent. The table goes when the
+ * daemon stops, and a table a crashed daemon left goes at the next start.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -47,11 +46,11 @@ struct nd_gena {
 };
 
 /*
- * Creates the table, or takes over the one a killed daemon left: "add"
- * keeps an existing table, chain and map with the elements, and the chains
- * are flushed so they get their rule once. The forward rule drops what a
- * route would send to another host, should a callback address no longer be
- * local (the host moved) while the host forwards packets.
+ * Creates the table. nd_gena_start removed one a killed daemon left, and
+ * the flushes keep the rules single should it be back all the same. The
+ * forward rule drops what a route would send to another host, should a
+ * callback address no longer be local (the host moved) while the host
+ * forwards packets.
  */
 static int create_table(struct nd *nd, char *err, size_t err_size)
 {
@@ -67,6 +66,7 @@ static int create_table(struct nd *nd, char *err, size_t err_size)
 		 "ipv4_addr; flags timeout; }\n"
 		 "flush chain ip " ND_GENA_TABLE " prerouting\n"
 		 "flush chain ip " ND_GENA_TABLE " forward\n"
+		 "flush map ip " ND_GENA_TABLE " " ND_GENA_MAP "\n"
 		 "add rule ip " ND_GENA_TABLE " prerouting iifname \"%s\" "
 		 "dnat ip to ip saddr . tcp dport map @" ND_GENA_MAP "\n"
 		 "add rule ip " ND_GENA_TABLE " forward iifname \"%s\" ct status dnat drop\n",
@@ -129,8 +129,8 @@ static void delete_element(const struct gena_route *r)
  * Puts r into the kernel's map with the time left until r->expires_ms. An
  * element's timeout cannot be extended in place (nftables 1.0), so an
  * element this daemon installed is deleted first. A new one is created in
- * one step; only when a table taken over holds it already ("create" fails)
- * is it deleted and added, so the first route of a subscription is fast.
+ * one step, and deleted and added only should it exist all the same
+ * ("create" fails), so the first route of a subscription is fast.
  */
 static int write_element(const struct gena_route *r, bool known, uint64_t now, char *err,
 			 size_t err_size)
@@ -238,8 +238,11 @@ void nd_gena_route(struct nd *nd, struct nd_peer *p, const Ntm__GenaCallbackRout
 	r.expires_ms = now + (uint64_t)m->lifetime_s * 1000;
 	why = check_route(nd, p, &r);
 	if (why) {
+		char line[NTM_FQDN_MAX + 160];
+
 		g->rejected++;
-		nd_drop(nd, &p->endpoint, ND_DROP_BAD_MESSAGE, why);
+		snprintf(line, sizeof(line), "peer %s: %s", p->fqdn, why);
+		nd_drop(nd, &p->endpoint, ND_DROP_BAD_MESSAGE, line);
 		return;
 	}
 	ntm_ip_str(&r.server_vip, vip, sizeof(vip));
@@ -298,11 +301,20 @@ void nd_gena_get_stats(const struct nd *nd, struct nd_gena_stats *out)
 	out->failed = g->failed;
 }
 
+void nd_gena_start(struct nd *nd)
+{
+	char err[256];
+
+	/* A table left by a daemon that was killed holds routes this process
+	 * does not know; the Agent sends the live ones again within a minute. */
+	if (ntm_nft_run("delete table ip " ND_GENA_TABLE "\n", err, sizeof(err)) == 0)
+		log_info("GENA callback routes: removed the table a previous run left");
+}
+
 void nd_gena_stop(struct nd *nd)
 {
 	char err[256];
 
-	/* Also a table a killed daemon left, when no route came since. */
 	if (ntm_nft_run("delete table ip " ND_GENA_TABLE "\n", err, sizeof(err)) < 0 &&
 	    nd->gena && nd->gena->table_ready)
 		log_warn("GENA callback routes: cannot delete table ip " ND_GENA_TABLE ": %s", err);
