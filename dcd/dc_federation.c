@@ -16,6 +16,7 @@
 #include "federation.pb-c.h"
 #include "ntm_msg.h"
 #include "ntm_time.h"
+#include "ntm_zrouter.h"
 #include "ntm_zap.h"
 
 #define FED_MAX_MESSAGE (64 * 1024)
@@ -569,29 +570,19 @@ static void on_router(struct ntm_loop *loop, void *sock, short revents, void *ar
 {
 	struct dc *dc = arg;
 	uint8_t id[FED_MAX_IDENTITY];
+	size_t id_len;
 	zmq_msg_t msg;
-	int more = 0;
-	size_t more_len = sizeof(more);
 
-	int id_len = zmq_recv(sock, id, sizeof(id), ZMQ_DONTWAIT);
-	if (id_len < 0)
+	if (ntm_zrouter_recv(sock, id, sizeof(id), &id_len, &msg) < 0)
 		return;
-	if (id_len > (int)sizeof(id) ||
-	    zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &more_len) < 0 || !more)
-		return;
-	zmq_msg_init(&msg);
-	if (zmq_msg_recv(&msg, sock, ZMQ_DONTWAIT) >= 0) {
-		const char *domain = zmq_msg_gets(&msg, "User-Id");
-		Ntm__FedMessage *m = domain ? unpack(dc->fed, &msg, domain) : NULL;
 
-		if (m) {
-			handle_request(dc, id, (size_t)id_len, m, domain);
-			ntm__fed_message__free_unpacked(m, NULL);
-		}
+	const char *domain = zmq_msg_gets(&msg, "User-Id");
+	Ntm__FedMessage *m = domain ? unpack(dc->fed, &msg, domain) : NULL;
+
+	if (m) {
+		handle_request(dc, id, id_len, m, domain);
+		ntm__fed_message__free_unpacked(m, NULL);
 	}
-	/* Discard any further frames: a well-formed request has none. */
-	while (zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &more_len) == 0 && more)
-		zmq_msg_recv(&msg, sock, ZMQ_DONTWAIT);
 	zmq_msg_close(&msg);
 }
 

@@ -18,6 +18,7 @@
 #include "nd.h"
 #include "nd_tun.h"
 #include "ntm_time.h"
+#include "ntm_zrouter.h"
 
 #define ND_IPC_MAX_MESSAGE (64 * 1024)
 #define ND_IPC_MAX_IDENTITY 64
@@ -96,7 +97,7 @@ static void send_status(struct nd *nd, const struct ipc_client *c, uint64_t requ
 }
 
 /* Tells ntm-ssdpd, unasked, when the tunnel to its DLNA Agent goes down
- * or comes back, so that it stops answering from servers it cannot reach
+ * or comes back, so that it stops responding with servers it cannot reach
  * and searches again. */
 static void report_agent(struct nd *nd, struct nd_peer *peer)
 {
@@ -333,29 +334,19 @@ static void on_router(struct ntm_loop *loop, void *sock, short revents, void *ar
 	struct nd *nd = arg;
 	struct ipc_client c = { .known = true };
 	zmq_msg_t msg;
-	int more = 0;
-	size_t more_len = sizeof(more);
 
-	int n = zmq_recv(sock, c.id, sizeof(c.id), ZMQ_DONTWAIT);
-	if (n < 0 || n > (int)sizeof(c.id))
+	if (ntm_zrouter_recv(sock, c.id, sizeof(c.id), &c.id_len, &msg) < 0)
 		return;
-	c.id_len = (size_t)n;
-	if (zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &more_len) < 0 || !more)
-		return;
-	zmq_msg_init(&msg);
-	if (zmq_msg_recv(&msg, sock, ZMQ_DONTWAIT) >= 0) {
-		Ntm__LocalMessage *m = ntm__local_message__unpack(NULL, zmq_msg_size(&msg),
-								  zmq_msg_data(&msg));
 
-		if (m && m->body_case != NTM__LOCAL_MESSAGE__BODY__NOT_SET)
-			dispatch(nd, &c, m);
-		else
-			nd->ipc->dropped++;
-		if (m)
-			ntm__local_message__free_unpacked(m, NULL);
-	}
-	while (zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &more_len) == 0 && more)
-		zmq_msg_recv(&msg, sock, ZMQ_DONTWAIT);
+	Ntm__LocalMessage *m = ntm__local_message__unpack(NULL, zmq_msg_size(&msg),
+							  zmq_msg_data(&msg));
+
+	if (m && m->body_case != NTM__LOCAL_MESSAGE__BODY__NOT_SET)
+		dispatch(nd, &c, m);
+	else
+		nd->ipc->dropped++;
+	if (m)
+		ntm__local_message__free_unpacked(m, NULL);
 	zmq_msg_close(&msg);
 }
 

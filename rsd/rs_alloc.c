@@ -15,6 +15,7 @@
 
 #include "ntm_msg.h"
 #include "ntm_time.h"
+#include "ntm_zrouter.h"
 #include "relay.pb-c.h"
 #include "rs.h"
 #include "ntm_zap.h"
@@ -339,22 +340,12 @@ static void on_router(struct ntm_loop *loop, void *sock, short revents, void *ar
 {
 	struct rs *rs = arg;
 	uint8_t id[ALLOC_MAX_IDENTITY];
+	size_t id_len;
 	zmq_msg_t msg;
-	int more = 0;
-	size_t more_len = sizeof(more);
 
-	int id_len = zmq_recv(sock, id, sizeof(id), ZMQ_DONTWAIT);
-	if (id_len < 0)
+	if (ntm_zrouter_recv(sock, id, sizeof(id), &id_len, &msg) < 0)
 		return;
-	if (id_len > (int)sizeof(id) ||
-	    zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &more_len) < 0 || !more)
-		return;
-	zmq_msg_init(&msg);
-	if (zmq_msg_recv(&msg, sock, ZMQ_DONTWAIT) >= 0)
-		handle_frame(rs, id, (size_t)id_len, &msg);
-	/* Discard any further frames: a well-formed request has none. */
-	while (zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &more_len) == 0 && more)
-		zmq_msg_recv(&msg, sock, ZMQ_DONTWAIT);
+	handle_frame(rs, id, id_len, &msg);
 	zmq_msg_close(&msg);
 }
 
