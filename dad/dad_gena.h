@@ -7,8 +7,8 @@
  * its body real -> VIP and sends it on to the player: to the player's VIP
  * (the source address of the SUBSCRIBE connection) at the port and path of
  * the player's own callback URL, whatever host that URL named. When the
- * URL named another host, ops->callback_route tells the daemon, which asks
- * the player's node to forward those connections to it.
+ * URL named another host, ops->callback_route passes the route to the
+ * daemon, which requests the player's node to forward those connections.
  *
  * Threads: dad_gena_start runs one accept thread and one thread per NOTIFY
  * connection (bounded). Every function below may be called from any thread;

@@ -1,6 +1,6 @@
 /*
  * The DLNA Agent's local IPC: to ntm-noded (VIP pool, M-SEARCH Requests
- * from players through their tunnels, the answers back, and GENA callback
+ * from players through their tunnels, the responses back, and GENA callback
  * routes for the players' nodes) and to ntm-ssdpd in home mode (the servers
  * it hears on the LAN). A socket monitor on the ntm-noded connection sends
  * LocalHello and the VIP pool request again on every new connection,

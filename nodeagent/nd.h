@@ -139,7 +139,7 @@ struct nd_peer {
 	/* The local ntm-ssdpd asked for a tunnel to this peer: it is the node's
 	 * DLNA Agent, the only peer whose GENA callback routes are accepted. */
 	bool dlna_agent;
-	bool agent_reported_up;            /* last state told to ntm-ssdpd unasked */
+	bool agent_reported_up;            /* last state reported to ntm-ssdpd unasked */
 
 	struct nd_queued *queue[ND_QUEUE_MAX];
 	size_t n_queue;
@@ -334,7 +334,7 @@ void nd_ipc_peer_replaced(struct nd *nd, struct nd_peer *old, struct nd_peer *pe
 /* Hands a tunnel control message (an Envelope) from peer to a local daemon. */
 void nd_ipc_tunnel_control(struct nd *nd, struct nd_peer *peer, const uint8_t *buf, size_t len);
 
-/* nd_gena.c: GENA callback routes the DLNA Agent's node asks for */
+/* nd_gena.c: GENA callback routes the DLNA Agent's node requests */
 /* Forwards TCP from m's server VIP to m's callback port, arriving on the
  * TUN device, to m's callback address, when that is an address of this
  * host and the VIP is peer's. */

@@ -3,10 +3,11 @@
  * delivers each NOTIFY of a player's subscription from the server's VIP to
  * this node's VIP, at the port of the player's CALLBACK URL (UPnP Device
  * Architecture 2.0, section 4.1.2). An event listener bound to the host's
- * LAN address, as gupnp's is, never gets a connection to the VIP, so the
- * Agent's node names the callback's address in a GenaCallbackRoute and this
- * module forwards TCP from that server VIP to that port, arriving on the TUN
- * device, to it with an nftables DNAT. The routes live in an nftables map
+ * LAN address, as gupnp's is, never gets a connection to the VIP. So the
+ * Agent's node names the callback's address in a GenaCallbackRoute. This
+ * module then forwards TCP that arrives on the TUN device from that server
+ * VIP to that port on to the callback address, with an nftables DNAT. The
+ * routes live in an nftables map
  * whose elements time out, so the kernel drops a route when its
  * subscription ends without a word from the Agent. The table goes when the
  * daemon stops, and a table a crashed daemon left goes at the next start.
@@ -305,7 +306,7 @@ void nd_gena_start(struct nd *nd)
 {
 	char err[256];
 
-	/* A table left by a daemon that was killed holds routes this process
+	/* A table left by a daemon that was killed contains routes this process
 	 * does not know; the Agent sends the live ones again within a minute. */
 	if (ntm_nft_run("delete table ip " ND_GENA_TABLE "\n", err, sizeof(err)) == 0)
 		log_info("GENA callback routes: removed the table a previous run left");

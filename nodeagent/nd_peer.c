@@ -376,13 +376,14 @@ void nd_peer_route_direction(struct nd *nd, uint64_t request_id, const Ntm__Rout
 static void check_silence(struct nd *nd, struct nd_peer *p, uint64_t now)
 {
 	uint64_t silent_ms = ND_SILENT_KEEPALIVES * nd->cfg.tunnel_keepalive_s * 1000;
-	uint64_t heard = p->last_recv_ms > p->cur.created_ms ? p->last_recv_ms
-							     : p->cur.created_ms;
+	uint64_t last_heard_ms = p->last_recv_ms > p->cur.created_ms ? p->last_recv_ms
+								     : p->cur.created_ms;
 
-	if (p->state != ND_PEER_UP || now - heard < silent_ms || now < p->revive_next_ms)
+	if (p->state != ND_PEER_UP || now - last_heard_ms < silent_ms ||
+	    now < p->revive_next_ms)
 		return;
 	log_info("peer %s: nothing received for %llu s; asking the DC for a new direction",
-		 p->fqdn, (unsigned long long)((now - heard) / 1000));
+		 p->fqdn, (unsigned long long)((now - last_heard_ms) / 1000));
 	p->revive_next_ms = now + silent_ms;
 	p->exclude_private = false;
 	peer_request_direction(nd, p, false);

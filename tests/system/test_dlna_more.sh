@@ -423,9 +423,9 @@ check "download through minidlna's VIP after the ntm-noded restart" \
 
 # With the Agent's node gone, the player's node hears nothing for 30 s, and
 # the DC, which marked the Agent offline after its offline_after of 20 s,
-# answers the new Direction Request with PEER_OFFLINE. ntm-noded tells the
-# player's ntm-ssdpd, which says ssdp:byebye for the servers, and tries the
-# DLNA Agent's tunnel again every 30 s. Once the Agent's node is back, a
+# responds to the new Direction Request with PEER_OFFLINE. ntm-noded reports
+# it to the player's ntm-ssdpd, which sends ssdp:byebye for the servers, and
+# ntm-noded tries the DLNA Agent's tunnel again every 30 s. Once the Agent's node is back, a
 # discovery finds the servers again with no packet sent to a VIP.
 
 # agent_tunnel_failed: the player's node lists its tunnel to the Agent as failed.
